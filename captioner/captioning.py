@@ -1,0 +1,157 @@
+"""Caption image files: decode in parallel workers, encode in batches, beam search in batches, in input order.
+
+Legend: I images in a batch, S image size, P grid positions, D channels.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from captioner.errors import CaptionerError
+from captioner.features import worker_message
+from captioner.files import iter_images
+from captioner.images import DEFAULT_MAX_PIXELS, Normalizer, display_path, load_image, to_tensor
+from captioner.inference import Caption, DecodeOptions, decode
+from captioner.model import CaptionModel
+from captioner.vocab import Vocabulary
+
+
+@dataclass
+class CaptionOptions:
+    decode: DecodeOptions = field(default_factory=DecodeOptions)
+    batch_size: int = 32  # images per encoder batch
+    workers: int = 2  # image-decoding processes; 0 decodes in the main process
+    recursive: bool = True
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    exclude: tuple[str, ...] = ()  # files never to treat as inputs (our own outputs)
+    thumbnails: bool = False  # also make small JPEG thumbnails (for the HTML gallery)
+
+
+@dataclass
+class Result:
+    path: str  # printable path (undecodable bytes escaped)
+    file: str  # the path itself, for reading and writing beside it
+    captions: list[Caption] | None = None
+    error: str | None = None
+    thumbnail: bytes | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise CaptionerError("--device cuda: no CUDA GPU is available here")
+    return torch.device(name)
+
+
+class _DecodedBatches(torch.utils.data.IterableDataset):
+    """Batches of decoded images. Worker w of W takes batches w, w+W, ...; the loader interleaves them in order."""
+
+    def __init__(self, inputs: list[str], options: CaptionOptions, size: int, skip: frozenset[str] = frozenset()):
+        self.inputs, self.options, self.size, self.skip = inputs, options, size, skip
+
+    def paths(self) -> Iterator[Path]:
+        for p in iter_images(self.inputs, self.options.recursive, self.options.exclude):
+            if display_path(p) not in self.skip:
+                yield p
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        batch: list[Path] = []
+        k = 0
+        for p in self.paths():
+            batch.append(p)
+            if len(batch) == self.options.batch_size:
+                if k % workers == worker:
+                    yield self._load(batch)
+                batch, k = [], k + 1
+        if batch and k % workers == worker:
+            yield self._load(batch)
+
+    def _load(self, paths: list[Path]) -> dict:
+        names, tensors, errors, thumbs = [], [], {}, {}
+        for i, p in enumerate(paths):
+            names.append(display_path(p))
+            try:
+                img = load_image(p, self.size, self.options.max_pixels)
+                tensors.append(to_tensor(img, self.size))
+                if self.options.thumbnails:
+                    from captioner.gallery import thumbnail_jpeg
+
+                    thumbs[i] = thumbnail_jpeg(img)
+            except CaptionerError as e:
+                errors[i] = str(e)
+            except Exception as e:  # a decoder bug in Pillow must cost one file, not the run  # noqa: BLE001
+                errors[i] = f"{names[-1]}: cannot read image ({type(e).__name__}: {str(e)[:120]})"
+        images = torch.stack(tensors) if tensors else torch.empty(0, 3, self.size, self.size, dtype=torch.uint8)
+        return {
+            "paths": names,
+            "files": [os.fspath(p) for p in paths],
+            "images": images,
+            "errors": errors,
+            "thumbnails": thumbs,
+        }
+
+
+class Captioner:
+    """A loaded model ready to caption files; reuse one instance for many calls."""
+
+    def __init__(self, model: CaptionModel, vocab: Vocabulary, device: torch.device | str = "cpu"):
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.vocab = vocab
+        spec = model.encoder.spec
+        self.size = spec.image_size
+        self.normalize = Normalizer(spec.mean, spec.std).to(self.device)
+        if self.device.type == "cpu":
+            self.model.encoder.to(memory_format=torch.channels_last)
+
+    @torch.inference_mode()
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """(I, 3, S, S) uint8 -> (I, P, D) features."""
+        x = self.normalize(images.to(self.device, non_blocking=True))
+        if self.device.type == "cpu":
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.model.encoder(x).flatten(2).transpose(1, 2)  # (I, P, D)
+
+    def caption_tensors(
+        self, images: torch.Tensor, options: DecodeOptions, return_attention: bool = False
+    ) -> list[list[Caption]]:
+        return decode(self.model.decoder, self.features(images), self.vocab, options, return_attention)
+
+    def caption_paths(
+        self, inputs: Iterable[str | os.PathLike], options: CaptionOptions, skip: Iterable[str] = ()
+    ) -> Iterator[Result]:
+        """One ``Result`` per image under ``inputs``, in input order; unreadable files give an error result.
+
+        ``skip`` holds printable paths already done (for resuming), which are not read again.
+        """
+        dataset = _DecodedBatches([os.fspath(p) for p in inputs], options, self.size, frozenset(skip))
+        workers = options.workers
+        loader = torch.utils.data.DataLoader(
+            dataset,
+            batch_size=None,
+            num_workers=workers,
+            prefetch_factor=4 if workers else None,
+            persistent_workers=False,
+        )
+        try:
+            for batch in loader:
+                captions = iter(self.caption_tensors(batch["images"], options.decode) if len(batch["images"]) else [])
+                for i, (name, file) in enumerate(zip(batch["paths"], batch["files"])):
+                    if i in batch["errors"]:
+                        yield Result(name, file, error=batch["errors"][i])
+                    else:
+                        yield Result(name, file, captions=next(captions), thumbnail=batch["thumbnails"].get(i))
+        except CaptionerError as e:
+            raise CaptionerError(worker_message(e)) from None

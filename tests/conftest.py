@@ -1,0 +1,53 @@
+"""Shared fixtures: tiny generated images and COCO files, and the team's Flickr8k copy when it is there."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+FLICKR8K = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "flickr8k"
+
+WORDS = ["red", "blue", "green"]
+SHAPES = ["square", "circle"]
+
+
+def make_image(path: Path, color: str, size: int = 64, seed: int = 0) -> None:
+    rgb = {"red": (220, 30, 30), "blue": (30, 30, 220), "green": (30, 200, 30)}[color]
+    rng = np.random.default_rng(seed)
+    a = np.clip(np.array(rgb)[None, None] + rng.normal(0, 20, (size, size, 3)), 0, 255).astype(np.uint8)
+    Image.fromarray(a).save(path)
+
+
+def make_dataset(tmp_path: Path) -> dict:
+    """Twelve 64x64 photos of flat colours and a COCO caption file (train) plus six more (val)."""
+    images = tmp_path / "images"
+    images.mkdir()
+
+    def split(name, start, n):
+        ims, anns = [], []
+        for i in range(start, start + n):
+            color = WORDS[i % 3]
+            file_name = f"img{i:03d}.jpg"
+            make_image(images / file_name, color, seed=i)
+            ims.append({"id": i, "file_name": file_name})
+            for tmpl in ["a {c} picture", "the {c} image", "a photo that is {c}"]:
+                anns.append({"id": len(anns) + 1, "image_id": i, "caption": tmpl.format(c=color)})
+        path = tmp_path / f"captions_{name}.json"
+        path.write_text(json.dumps({"images": ims, "annotations": anns}))
+        return path
+
+    return {"root": tmp_path, "images": images, "train": split("train", 0, 12), "val": split("val", 12, 6)}
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path):
+    return make_dataset(tmp_path)
+
+
+@pytest.fixture
+def flickr8k():
+    if not (FLICKR8K / "captions_train.json").is_file():
+        pytest.skip("the team's Flickr8k copy (../shared/data/flickr8k) is not here")
+    return FLICKR8K

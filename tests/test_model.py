@@ -1,0 +1,61 @@
+import pytest
+import torch
+
+from captioner.model import AttentionDecoder, CaptionModel, DecoderConfig, doubly_stochastic_penalty
+
+
+def small_decoder(**kw):
+    torch.manual_seed(0)
+    cfg = DecoderConfig(
+        vocab_size=20, feature_dim=16, feature_proj_dim=12, embed_dim=10, hidden_dim=14, attention_dim=9, **kw
+    )
+    return AttentionDecoder(cfg).eval()
+
+
+@pytest.mark.parametrize("deep_output", [True, False])
+def test_teacher_forcing_equals_step_by_step(deep_output):
+    dec = small_decoder(deep_output=deep_output)
+    feats = torch.randn(3, 16, 2, 2)  # (B, D, H, W)
+    caps = torch.randint(4, 20, (3, 7))
+    logits, alphas = dec(feats, caps)
+    assert logits.shape == (3, 6, 20) and alphas.shape == (3, 6, 4)
+    memory, state = dec.start(feats)
+    for t in range(6):
+        logp, state, alpha = dec.step(caps[:, t], state, memory)
+        assert torch.allclose(logp, logits[:, t].log_softmax(-1), atol=1e-5)
+        assert torch.allclose(alpha, alphas[:, t], atol=1e-6)
+
+
+def test_length_skipping_and_image_index_do_not_change_valid_outputs():
+    dec = small_decoder()
+    feats = torch.randn(2, 4, 16)  # (I, P, D)
+    index = torch.tensor([1, 0, 1, 0])
+    lengths = [7, 5, 4, 2]
+    caps = torch.randint(4, 20, (4, 7))
+    for i, n in enumerate(lengths):
+        caps[i, n:] = 0
+    full, _ = dec(feats[index], caps)
+    fast, alphas = dec(feats, caps, index, lengths)
+    for i, n in enumerate(lengths):
+        assert torch.allclose(full[i, : n - 1], fast[i, : n - 1], atol=1e-5)
+        assert torch.all(alphas[i, n - 1 :] == 0)
+
+
+def test_doubly_stochastic_penalty_is_zero_when_each_position_sums_to_one():
+    alphas = torch.eye(3).unsqueeze(0)  # (1, T=3, P=3): step t looks only at position t
+    assert doubly_stochastic_penalty(alphas, torch.ones(1, 3, dtype=torch.bool)) == 0
+    assert doubly_stochastic_penalty(alphas, torch.tensor([[True, True, False]])) == pytest.approx(1.0)
+
+
+def test_caption_model_takes_images_or_features():
+    from captioner.encoders import build_encoder
+
+    enc = build_encoder("efficientnet_lite0", pretrained=False)
+    dec = AttentionDecoder(
+        DecoderConfig(vocab_size=12, feature_dim=1280, feature_proj_dim=8, embed_dim=8, hidden_dim=8, attention_dim=8)
+    )
+    model = CaptionModel(enc, dec).eval()
+    caps = torch.randint(4, 12, (2, 5))
+    images = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(model(images, caps), model(enc(images), caps), atol=1e-5)
