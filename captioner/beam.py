@@ -51,13 +51,15 @@ def beam_search(
     n_best: int = 1,
     banned: tuple[int, ...] = (),
     return_attention: bool = False,
+    min_length: int = 0,
 ) -> list[list[Hypothesis]]:
     """Decode every image in ``features`` (B, ...) and return, per image, its ``n_best`` hypotheses, best first.
 
     At each step the K best extensions over all K*V candidates are kept; an extension that is ``end`` moves to the
     image's finished pool and its beam is refilled from the others at the next step. An image stops as soon as no
     live beam can still beat its n-th best finished hypothesis (an exact bound), or when all its beams are done.
-    Beams still live after ``max_length`` tokens are returned unfinished, ranked with the rest.
+    Beams still live after ``max_length`` tokens are returned unfinished, ranked with the rest. ``end`` is not
+    allowed before ``min_length`` words (1 rules out empty captions).
     """
     if beam_size < 1 or not 1 <= n_best <= beam_size:
         raise ValueError(f"need beam_size >= 1 and 1 <= n_best <= beam_size, got {beam_size} and {n_best}")
@@ -92,6 +94,8 @@ def beam_search(
         b, V = images.numel(), logp.size(-1)
         logp = logp.float().view(b, K, V)
         logp[:, :, banned_ids] = -math.inf
+        if t < min_length:
+            logp[:, :, end] = -math.inf
         cand = (live_logp.unsqueeze(2) + logp).view(b, K * V)  # (b, K*V)
         top_logp, top_idx = cand.topk(K, dim=1)  # (b, K)
         beam = torch.div(top_idx, V, rounding_mode="floor")  # (b, K) which live beam each extends

@@ -106,19 +106,40 @@ class _DecodedBatches(torch.utils.data.IterableDataset):
 class Captioner:
     """A loaded model ready to caption files; reuse one instance for many calls."""
 
-    def __init__(self, model: CaptionModel, vocab: Vocabulary, device: torch.device | str = "cpu"):
+    def __init__(
+        self,
+        model: CaptionModel,
+        vocab: Vocabulary,
+        device: torch.device | str = "cpu",
+        backend: str = "torch",
+        cache_dir: str | os.PathLike | None = None,
+    ):
+        """``backend``: "torch", or "onnx" to run the encoder with ONNX Runtime (CPU only; exported on first use
+        into ``cache_dir``)."""
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.vocab = vocab
         spec = model.encoder.spec
         self.size = spec.image_size
         self.normalize = Normalizer(spec.mean, spec.std).to(self.device)
-        if self.device.type == "cpu":
+        self.onnx = None
+        if backend == "onnx" and self.device.type == "cpu":
+            from captioner.features import default_cache_dir
+            from captioner.runtime import onnx_encoder
+
+            self.onnx = onnx_encoder(model.encoder, cache_dir or default_cache_dir())
+        elif self.device.type == "cpu":
             self.model.encoder.to(memory_format=torch.channels_last)
+
+    @property
+    def backend(self) -> str:
+        return "onnx" if self.onnx is not None else "torch"
 
     @torch.inference_mode()
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """(I, 3, S, S) uint8 -> (I, P, D) features."""
+        if self.onnx is not None:
+            return self.onnx(images)
         x = self.normalize(images.to(self.device, non_blocking=True))
         if self.device.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last)

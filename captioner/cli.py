@@ -136,29 +136,15 @@ def _decode_flags(f):
 @click.option(
     "--max-pixels", type=click.IntRange(1), default=None, help="Refuse larger images [default: Pillow's 89,478,485]."
 )
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "torch", "onnx"]),
+    default="auto",
+    show_default=True,
+    help="Encoder runtime on the CPU; auto: ONNX Runtime for folders and several files, PyTorch for one file.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
-def caption(
-    paths,
-    weights,
-    beam_size,
-    max_length,
-    length_penalty,
-    n_best,
-    batch_size,
-    workers,
-    device,
-    fmt,
-    output,
-    resume,
-    n_tags,
-    xmp,
-    xmp_name,
-    embed,
-    html,
-    recursive,
-    max_pixels,
-    quiet,
-):
+def caption(paths, quiet, **o):
     """Caption image files and folders (folders are searched recursively).
 
     Prints PATH<TAB>CAPTION lines, or JSON Lines / CSV with --format. Unreadable files are reported and skipped;
@@ -174,33 +160,42 @@ def caption(
     from captioner.captioning import Captioner, CaptionOptions, pick_device
     from captioner.checkpoint import load_model
     from captioner.images import DEFAULT_MAX_PIXELS
+    from captioner.runtime import onnx_available
 
-    weights_path = _resolve_weights(weights)
+    weights_path = _resolve_weights(o["weights"])
     model, ckpt = load_model(weights_path)
-    decode = _decode_options(ckpt.meta, beam_size, max_length, length_penalty, n_best, batch_size)
-    if n_tags:
-        decode.n_best = beam_size  # keywords pool all the beam's captions
+    decode = _decode_options(
+        ckpt.meta, o["beam_size"], o["max_length"], o["length_penalty"], o["n_best"], o["batch_size"]
+    )
+    if o["n_tags"]:
+        decode.n_best = o["beam_size"]  # keywords pool all the beam's captions
+    single = len(paths) == 1 and paths[0].is_file()
     options = CaptionOptions(
         decode=decode,
-        batch_size=batch_size,
-        workers=workers if workers is not None else (0 if len(paths) == 1 and paths[0].is_file() else 2),
-        recursive=recursive,
-        max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
+        batch_size=o["batch_size"],
+        recursive=o["recursive"],
+        workers=o["workers"] if o["workers"] is not None else (0 if single else 2),
+        max_pixels=o["max_pixels"] or DEFAULT_MAX_PIXELS,
     )
     job = BatchJob(
         list(paths),
-        fmt,
-        output,
-        resume,
-        n_best,
-        n_tags,
-        xmp,
-        xmp_name,
-        embed,
-        html,
+        o["fmt"],
+        o["output"],
+        o["resume"],
+        o["n_best"],
+        o["n_tags"],
+        o["xmp"],
+        o["xmp_name"],
+        o["embed"],
+        o["html"],
         model_name=ckpt.meta.get("name", weights_path.stem),
     )
-    captioner = Captioner(model, ckpt.vocab, pick_device(device))
+    backend = o["backend"]
+    if backend == "auto":
+        backend = "onnx" if onnx_available() and not single else "torch"
+    elif backend == "onnx" and not onnx_available():
+        raise CaptionerError("--backend onnx needs onnxruntime (pip install onnxruntime)")
+    captioner = Captioner(model, ckpt.vocab, pick_device(o["device"]), backend)
     summary = run_batch(
         captioner,
         job,
@@ -218,9 +213,11 @@ def caption(
             f"kept {summary.kept_descriptions} hand-written descriptions" if summary.kept_descriptions else "",
             f"{summary.total / max(summary.seconds, 1e-9):.1f} images/s",
         ]
+        output = o["output"]
         click.echo(f"{done} ({', '.join(e for e in extra if e)})" + (f" -> {output}" if output else ""), err=True)
     if summary.interrupted:
-        click.echo("interrupted; run the same command with --resume to continue" if output else "interrupted", err=True)
+        again = "interrupted; run the same command with --resume to continue"
+        click.echo(again if o["output"] else "interrupted", err=True)
         sys.exit(130)
     if summary.failed:
         sys.exit(EXIT_SOME_FAILED)
@@ -310,37 +307,46 @@ def caption(
     show_default=True,
     help="Device for computing features.",
 )
+@click.option(
+    "--train-device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="Device the model trains on.",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "bf16", "fp16"]),
+    default="fp32",
+    show_default=True,
+    help="Autocast precision for training (fp16 needs CUDA).",
+)
+@click.option(
+    "--grad-accum",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Micro-batches per optimizer step (the batch is split into them).",
+)
+@click.option(
+    "--fine-tune-encoder-from-epoch",
+    type=click.IntRange(1),
+    default=None,
+    help="From this epoch on also train the last encoder blocks; features are then computed on the fly.",
+)
+@click.option("--fine-tune-blocks", default=3, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--init",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Start from this model's decoder and vocabulary (e.g. --epochs 0 --scst-epochs 3 for self-critical only).",
+)
+@click.option("--encoder-lr", default=1e-5, show_default=True, type=click.FloatRange(0, min_open=True))
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
-def train(
-    train_captions,
-    train_images,
-    val_captions,
-    val_images,
-    output,
-    encoder,
-    epochs,
-    scst_epochs,
-    batch_size,
-    lr,
-    scst_lr,
-    min_word_freq,
-    hidden_dim,
-    embed_dim,
-    attention_dim,
-    dropout,
-    label_smoothing,
-    attention_reg,
-    average_last,
-    val_beam_size,
-    seed,
-    max_images,
-    resume,
-    cache_dir,
-    workers,
-    device,
-    quiet,
-):
+def train(quiet, **opts):
     """Train a caption model on COCO-style caption files, with the encoder frozen and its features cached.
+
+    Runs as one process, or under torchrun as DistributedDataParallel (gloo on CPU, nccl on CUDA):
+    torchrun --nproc_per_node 2 -m captioner train ...
 
     Example:
 
@@ -349,39 +355,24 @@ def train(
     """
     from captioner.training_run import TrainRequest, run_training
 
-    if (val_captions is None) != (val_images is None):
+    if (opts["val_captions"] is None) != (opts["val_images"] is None):
         raise click.UsageError("--val-captions and --val-images go together")
+    model_keys = "hidden_dim embed_dim attention_dim dropout".split()
+    train_keys = (
+        "epochs scst_epochs lr scst_lr label_smoothing attention_reg average_last seed min_word_freq precision "
+        "grad_accum fine_tune_encoder_from_epoch fine_tune_blocks encoder_lr"
+    ).split()
+    request_keys = (
+        "train_captions train_images val_captions val_images output encoder max_images min_word_freq "
+        "cache_dir workers device resume val_beam_size train_device init"
+    ).split()
     request = TrainRequest(
-        train_captions=train_captions,
-        train_images=train_images,
-        val_captions=val_captions,
-        val_images=val_images,
-        output=output,
-        encoder=encoder,
-        max_images=max_images,
-        min_word_freq=min_word_freq,
-        cache_dir=cache_dir,
-        workers=workers,
-        device=device,
-        resume=resume,
+        **{k: opts[k] for k in request_keys},
         progress=_progress_enabled(quiet),
-        model={"hidden_dim": hidden_dim, "embed_dim": embed_dim, "attention_dim": attention_dim, "dropout": dropout},
-        train={
-            "epochs": epochs,
-            "scst_epochs": scst_epochs,
-            "batch_images": batch_size,
-            "lr": lr,
-            "scst_lr": scst_lr,
-            "label_smoothing": label_smoothing,
-            "attention_reg": attention_reg,
-            "average_last": average_last,
-            "seed": seed,
-            "min_word_freq": min_word_freq,
-        },
-        val_beam_size=val_beam_size,
+        model={k: opts[k] for k in model_keys},
+        train={**{k: opts[k] for k in train_keys}, "batch_images": opts["batch_size"]},
     )
-    code = run_training(request, log=lambda m: click.echo(m, err=True))
-    sys.exit(code)
+    sys.exit(run_training(request, log=lambda m: click.echo(m, err=True)))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -397,7 +388,7 @@ def train(
 @click.option(
     "--images",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder of the images (needed with --weights).",
+    help="Folder of the images (needed with --weights and for --html).",
 )
 @click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), help="Model to decode with.")
 @click.option(
@@ -414,61 +405,124 @@ def train(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the decoded captions as JSON Lines.",
 )
+@click.option("--bleu-only", is_flag=True, help="Skip the COCO metrics (CIDEr-D, METEOR, ROUGE-L).")
+@click.option(
+    "--html",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a page of the best and worst images by CIDEr-D, with their references.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
-def score(
-    captions,
-    images,
-    weights,
-    predictions,
-    beam_size,
-    max_length,
-    length_penalty,
-    batch_size,
-    max_images,
-    cache_dir,
-    save_predictions,
-    as_json,
-    quiet,
-):
+def score(**opts):
     """Score captions against references: corpus BLEU-1..4 (x100, all references, closest reference length).
+
+    With the metrics extra (pip install 'captioner[metrics]') and Java, also CIDEr-D, METEOR and ROUGE-L from
+    pycocoevalcap, on its PTB tokenisation. SPICE is not computed (it downloads Stanford models at first use).
 
     Example:
 
         captioner score --weights model.pt --captions test.json --images imgs/
 
-        captioner score --predictions captions.jsonl --captions test.json
+        captioner score --predictions captions.jsonl --captions test.json --html report.html
     """
     import json
 
     from captioner.scoring import score_predictions, score_weights
 
-    if (weights is None) == (predictions is None):
+    if (opts["weights"] is None) == (opts["predictions"] is None):
         raise click.UsageError("give exactly one of --weights or --predictions")
-    if predictions is not None:
-        result = score_predictions(captions, predictions, max_images)
+    coco = not opts["bleu_only"]
+    if opts["predictions"] is not None:
+        result = score_predictions(
+            opts["captions"], opts["predictions"], opts["max_images"], opts["images"], coco, opts["html"]
+        )
     else:
-        if images is None:
+        if opts["images"] is None:
             raise click.UsageError("--weights needs --images")
         result = score_weights(
-            captions,
-            images,
-            _resolve_weights(weights),
-            beam_size,
-            max_length,
-            length_penalty,
-            batch_size,
-            max_images,
-            cache_dir,
-            save_predictions,
-            progress=_progress_enabled(quiet),
+            opts["captions"],
+            opts["images"],
+            _resolve_weights(opts["weights"]),
+            opts["beam_size"],
+            opts["max_length"],
+            opts["length_penalty"],
+            opts["batch_size"],
+            opts["max_images"],
+            opts["cache_dir"],
+            opts["save_predictions"],
+            _progress_enabled(opts["quiet"]),
+            coco,
+            opts["html"],
         )
-    if as_json:
+    if opts["as_json"]:
         click.echo(json.dumps(result, indent=2))
-    else:
-        click.echo(result["summary"])
-        for key in ("bleu1", "bleu2", "bleu3", "bleu4"):
-            click.echo(f"{key.upper().replace('BLEU', 'BLEU-')}\t{result[key]:.2f}")
+        return
+    click.echo(result["summary"])
+    names = {
+        "bleu1": "BLEU-1",
+        "bleu2": "BLEU-2",
+        "bleu3": "BLEU-3",
+        "bleu4": "BLEU-4",
+        "meteor": "METEOR",
+        "rouge_l": "ROUGE-L",
+        "cider": "CIDEr-D",
+    }
+    for key, name in names.items():
+        if key in result:
+            click.echo(f"{name}\t{result[key]:.3f}" if key == "cider" else f"{name}\t{result[key]:.2f}")
+    if "coco_metrics" in result:
+        click.echo(f"(CIDEr-D, METEOR, ROUGE-L {result['coco_metrics']})", err=True)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("explain.png"), show_default=True
+)
+@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), help="Model file (default: shipped).")
+@_decode_flags
+@click.option("--n-best", default=3, show_default=True, type=click.IntRange(1), help="Captions listed on top.")
+def explain(path, output, weights, beam_size, max_length, length_penalty, n_best):
+    """Draw what the model looked at: the photo under each word's attention map.
+
+    Example:
+
+        captioner explain photo.jpg -o explain.png
+    """
+    from captioner.captioning import Captioner
+    from captioner.checkpoint import load_model
+    from captioner.explain import explain_image, render
+
+    model, ckpt = load_model(_resolve_weights(weights))
+    options = _decode_options(ckpt.meta, beam_size, max_length, length_penalty, min(n_best, beam_size), 1)
+    expl = explain_image(Captioner(model, ckpt.vocab), path, options)
+    render(expl, output)
+    for i, c in enumerate(expl.captions, 1):
+        click.echo(f"{i}. {c.text}\t{c.score:.3f}")
+    click.echo(f"-> {output}", err=True)
+
+
+@main.command()
+@click.argument("run", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="PNG [default: curves.png beside the metrics].",
+)
+def plot(run, output):
+    """Redraw the training curves of a run (its folder or its metrics.jsonl).
+
+    Example:
+
+        captioner plot runs/mine/
+    """
+    from captioner.plots import plot_curves, read_metrics
+
+    rows = read_metrics(run)
+    folder = run if run.is_dir() else run.parent
+    out = plot_curves(rows, output or folder / "curves.png", title=str(folder))
+    click.echo(f"{len(rows)} epochs -> {out}")
 
 
 # ---------------------------------------------------------------------------------------------------------------

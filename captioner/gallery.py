@@ -27,12 +27,66 @@ figcaption{padding:10px 12px;font-size:14px;line-height:1.35}
 .score{color:#667;font-size:12px}.tags span{display:inline-block;background:#e4ecf7;color:#234;border-radius:10px;
 padding:1px 8px;margin:4px 4px 0 0;font-size:12px}
 figure.error{border-left:4px solid #c0392b}.err{color:#c0392b}
+.refs{margin:6px 0 0;padding-left:18px;color:#444;font-size:12px}
 """
 
 _SCRIPT = """
 const q=document.getElementById('q');q.addEventListener('input',()=>{const t=q.value.toLowerCase();
 for(const f of document.querySelectorAll('figure')){f.style.display=f.dataset.text.includes(t)?'':'none';}});
 """
+
+
+def _page(title: str, subtitle: str, body: str, search: bool = True) -> str:
+    box = '<input id="q" type="search" placeholder="Filter by caption, tag or path">' if search else ""
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{html.escape(title)}</title>'
+        f"<style>{_STYLE}</style></head><body><header><h1>{html.escape(title)}</h1>"
+        f"<p>{html.escape(subtitle)}</p></header>{box}{body}<script>{_SCRIPT if search else ''}</script>"
+        "</body></html>\n"
+    )
+
+
+def write_score_report(
+    path: str | os.PathLike, items: list[dict], per_side: int = 24, title: str = "captioner score"
+) -> Path:
+    """The best and worst captioned images by per-image CIDEr-D, prediction beside the references.
+
+    ``items``: dicts with ``file_name``, ``image`` (path), ``prediction``, ``references``, ``cider``.
+    """
+    from captioner.images import load_image
+
+    ranked = sorted(items, key=lambda it: it["cider"], reverse=True)
+    sections = []
+    for name, chosen in (("Best", ranked[:per_side]), ("Worst", ranked[::-1][:per_side])):
+        cards = []
+        for it in chosen:
+            try:
+                src = "data:image/jpeg;base64," + base64.b64encode(thumbnail_jpeg(load_image(it["image"]))).decode()
+            except Exception:  # a missing image must not cost the report  # noqa: BLE001
+                src = ""
+            refs = "".join(f"<li>{html.escape(r)}</li>" for r in it["references"])
+            cards.append(
+                f'<figure><img loading="lazy" src="{src}" alt=""><figcaption>'
+                f'<div class="cap">{html.escape(it["prediction"])}</div>'
+                f'<div class="score">CIDEr-D {it["cider"]:.3f}</div>'
+                f'<ol class="refs">{refs}</ol><div class="path">{html.escape(it["file_name"])}</div>'
+                "</figcaption></figure>"
+            )
+        sections.append(
+            f'<h2 style="margin:16px 24px 8px">{name} {len(chosen)} by CIDEr-D</h2><main>{"".join(cards)}</main>'
+        )
+    mean = sum(it["cider"] for it in items) / max(len(items), 1)
+    page = _page(
+        title,
+        f"{len(items)} images, mean per-image CIDEr-D {mean:.3f}; numbered lines are the reference captions",
+        "".join(sections),
+        search=False,
+    )
+    path = Path(path)
+    with atomic_write(path) as f:
+        f.write(page)
+    return path
 
 
 def thumbnail_jpeg(img, size: int = THUMBNAIL_SIZE) -> bytes:
@@ -84,14 +138,7 @@ def write_gallery(
             f'<figcaption><div class="cap">{html.escape(r.get("caption", ""))}</div>{score}'
             f'<div class="tags">{tags}</div><div class="path">{name}</div></figcaption></figure>'
         )
-    page = (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{html.escape(title)}</title>'
-        f"<style>{_STYLE}</style></head><body><header><h1>{html.escape(title)}</h1>"
-        f"<p>{len(records) - failed} captioned, {failed} failed</p></header>"
-        f'<input id="q" type="search" placeholder="Filter by caption, tag or path">'
-        f"<main>{''.join(cards)}</main><script>{_SCRIPT}</script></body></html>\n"
-    )
+    page = _page(title, f"{len(records) - failed} captioned, {failed} failed", f"<main>{''.join(cards)}</main>")
     with atomic_write(path) as f:
         f.write(page)
     return len(records)

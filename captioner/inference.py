@@ -21,6 +21,7 @@ class DecodeOptions:
     length_penalty: float = 0.0  # GNMT alpha; 0 ranks by total log-probability
     n_best: int = 1
     batch_size: int = 64  # images per beam-search batch
+    min_length: int = 1  # words before <end> may come: no empty captions
 
 
 @dataclass
@@ -57,6 +58,7 @@ def decode(
                 options.n_best,
                 banned,
                 return_attention,
+                options.min_length,
             )
             out.extend([Caption(vocab.decode(h.tokens), h.score, h) for h in image] for image in hyps)
     finally:

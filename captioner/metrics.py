@@ -31,6 +31,44 @@ def corpus_bleu(references: Sequence[Sequence[Tokens]], hypotheses: Sequence[Tok
     return {f"bleu{n}": 100.0 * s for n, s in enumerate(scores, 1)}
 
 
+def bleu_stats(references: Sequence[Sequence[Tokens]], hypotheses: Sequence[Tokens]) -> list[float]:
+    """Additive BLEU statistics: clipped matches and totals for n = 1..4, hypothesis and closest-reference length.
+
+    Sums of these over shards give the corpus statistics, so BLEU can be reduced across processes.
+    """
+    stats = [0.0] * 10
+    for refs, hyp in zip(references, hypotheses):
+        counts = Counter(tuple(hyp[i : i + n]) for n in range(1, 5) for i in range(len(hyp) - n + 1))
+        best: Counter = Counter()
+        for ref in refs:
+            for gram, c in Counter(tuple(ref[i : i + n]) for n in range(1, 5) for i in range(len(ref) - n + 1)).items():
+                best[gram] = max(best[gram], c)
+        for gram, c in counts.items():
+            stats[2 * (len(gram) - 1)] += min(c, best[gram])
+        for n in range(1, 5):  # nltk counts at least 1 per order, even for a hypothesis shorter than n
+            stats[2 * (n - 1) + 1] += max(1, len(hyp) - n + 1)
+        stats[8] += len(hyp)
+        stats[9] += min((len(r) for r in refs), key=lambda n: (abs(n - len(hyp)), n)) if refs else 0
+    return stats
+
+
+def bleu_from_stats(stats: Sequence[float]) -> dict[str, float]:
+    """BLEU-1..4 (x100) from ``bleu_stats`` sums; the same numbers as nltk's corpus_bleu without smoothing."""
+    hyp_len, ref_len = stats[8], stats[9]
+    if hyp_len == 0:
+        return {f"bleu{n}": 0.0 for n in range(1, 5)}
+    bp = 1.0 if hyp_len > ref_len else math.exp(1 - ref_len / hyp_len)
+    out, log_sum = {}, 0.0
+    for n in range(1, 5):
+        match, total = stats[2 * (n - 1)], stats[2 * (n - 1) + 1]
+        if match == 0 or total == 0:
+            log_sum = -math.inf
+        else:
+            log_sum += math.log(match / total)
+        out[f"bleu{n}"] = 100.0 * bp * math.exp(log_sum / n) if math.isfinite(log_sum) else 0.0
+    return out
+
+
 def _ngrams(tokens: Tokens, n_max: int = 4) -> Counter:
     return Counter(tuple(tokens[i : i + n]) for n in range(1, n_max + 1) for i in range(len(tokens) - n + 1))
 

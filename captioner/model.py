@@ -7,6 +7,7 @@ No I/O, no devices, no files here.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -41,7 +42,7 @@ class AttentionDecoder(nn.Module):
         )
         self.att_feature = nn.Linear(cfg.feature_proj_dim, cfg.attention_dim)
         self.att_hidden = nn.Linear(cfg.hidden_dim, cfg.attention_dim)
-        self.att_score = nn.Linear(cfg.attention_dim, 1)
+        self.att_score = nn.Linear(cfg.attention_dim, 1, bias=False)  # a bias would cancel in the softmax
         self.gate = nn.Linear(cfg.hidden_dim, cfg.feature_proj_dim)
         self.init_h = nn.Linear(cfg.feature_proj_dim, cfg.hidden_dim)
         self.init_c = nn.Linear(cfg.feature_proj_dim, cfg.hidden_dim)
@@ -81,33 +82,45 @@ class AttentionDecoder(nn.Module):
     def forward(
         self,
         features: torch.Tensor,
-        captions: torch.Tensor,
+        captions: torch.Tensor | None = None,
         image_index: torch.Tensor | None = None,
         lengths: list[int] | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        sample: dict | None = None,
+        packed: bool = False,
+    ):
         """Logits (B, T-1, V) for captions[:, 1:] given captions[:, :-1], and attention weights (B, T-1, P).
 
         ``image_index`` (B,) maps captions to rows of ``features`` (several captions per image share one
         projection). ``lengths`` (tokens incl. <start> and <end>, sorted descending) lets each step skip the rows
-        whose caption has ended; their outputs are zeros.
+        whose caption has ended; their outputs are zeros. With ``packed`` the logits come only for real tokens,
+        (N, V) in ``step_counts`` order (``pack_targets`` gives the matching targets): no work on padding.
+        With ``sample`` (keyword arguments of ``sample``) it samples captions instead, so that
+        DistributedDataParallel sees the call.
         """
+        if sample is not None:
+            return self.sample(features, **sample)
         memory, state = self.start(features)
         if image_index is not None:
             memory = tuple(m.index_select(0, image_index) for m in memory)  # (B, P, .)
             state = tuple(s.index_select(0, image_index) for s in state)  # (B, H)
         (feats, keys), (h, c) = memory, state
         B, T = captions.size(0), captions.size(1) - 1
+        counts = step_counts(lengths, T) if lengths is not None else [B] * T
         emb = self.embed_dropout(self.embed(captions[:, :-1]))  # (B, T, E)
-        hs, contexts, alphas = [], [], []
-        for t in range(T):
-            n = B if lengths is None else sum(1 for n_tok in lengths if n_tok - 1 > t)  # rows still running
+        hs, contexts, embs, alphas = [], [], [], []
+        for t, n in enumerate(counts):  # n: rows whose caption is still running at step t
             h, c = h[:n], c[:n]
             context, alpha = self._attend(h, feats[:n], keys[:n])  # (n, F), (n, P)
             h, c = self.lstm(torch.cat([emb[:n, t], context], 1), (h, c))  # (n, H)
-            hs.append(F.pad(h, (0, 0, 0, B - n)))
-            contexts.append(F.pad(context, (0, 0, 0, B - n)))
+            hs.append(h)
+            contexts.append(context)
+            embs.append(emb[:n, t])
             alphas.append(F.pad(alpha, (0, 0, 0, B - n)))
-        logits = self._logits(torch.stack(hs, 1), torch.stack(contexts, 1), emb)  # (B, T, V)
+        if packed:
+            logits = self._logits(torch.cat(hs), torch.cat(contexts), torch.cat(embs))  # (N, V)
+        else:
+            hs, contexts = ([F.pad(x, (0, 0, 0, B - x.size(0))) for x in xs] for xs in (hs, contexts))
+            logits = self._logits(torch.stack(hs, 1), torch.stack(contexts, 1), emb)  # (B, T, V)
         return logits, torch.stack(alphas, 1)
 
     # -- one step, for beam search ---------------------------------------------------------------------------------
@@ -121,14 +134,57 @@ class AttentionDecoder(nn.Module):
         h, c = self.lstm(torch.cat([emb, context], 1), (h, c))
         return F.log_softmax(self._logits(h, context, emb), -1), (h, c), alpha
 
+    def sample(
+        self, features: torch.Tensor, n: int, max_length: int, start: int, end: int, banned: tuple[int, ...] = ()
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``n`` captions per image sampled from the model, for self-critical training.
+
+        Returns tokens (B*n, T) with <end> and padding as ``end``, the lengths (B*n,) in tokens counting <end>
+        (or ``max_length`` if it never came), and the summed log-probability of each caption (B*n,), with gradients.
+        """
+        memory, state = self.start(features)
+        memory = tuple(m.repeat_interleave(n, 0) for m in memory)  # (B*n, ...)
+        state = tuple(s.repeat_interleave(n, 0) for s in state)
+        rows = memory[0].size(0)
+        tokens = torch.full((rows,), start, dtype=torch.long, device=features.device)
+        alive = torch.ones(rows, dtype=torch.bool, device=features.device)
+        lengths = torch.zeros(rows, dtype=torch.long, device=features.device)
+        logp_sum = torch.zeros(rows, device=features.device)
+        ban = torch.tensor([start, *banned], device=features.device)
+        out = []
+        for _ in range(max_length):
+            logp, state, _ = self.step(tokens, state, memory)  # (R, V)
+            logp = logp.float().index_fill(1, ban, -math.inf)
+            tokens = torch.multinomial(logp.detach().exp(), 1).squeeze(1)  # (R,)
+            logp_sum = logp_sum + logp.gather(1, tokens.unsqueeze(1)).squeeze(1) * alive
+            lengths = lengths + alive.long()
+            out.append(torch.where(alive, tokens, torch.full_like(tokens, end)))
+            alive = alive & (tokens != end)
+            if not alive.any():
+                break
+        return torch.stack(out, 1), lengths, logp_sum
+
+
+def step_counts(lengths: list[int], steps: int) -> list[int]:
+    """Rows still running at each of ``steps`` teacher-forced steps (``lengths`` sorted longest first)."""
+    return [sum(1 for n in lengths if n - 1 > t) for t in range(steps)]
+
+
+def pack_targets(captions: torch.Tensor, lengths: list[int]) -> torch.Tensor:
+    """The targets (N,) matching ``forward(..., packed=True)``: step by step, the rows still running."""
+    counts = step_counts(lengths, captions.size(1) - 1)
+    return torch.cat([captions[:n, t + 1] for t, n in enumerate(counts)])
+
 
 def doubly_stochastic_penalty(alphas: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Xu et al. eq. 14: push each position's attention, summed over the caption, towards 1.
 
-    alphas (B, T, P), mask (B, T) true at real tokens; returns the mean over the batch of sum_p (1 - sum_t a)^2.
+    alphas (B, T, P), mask (B, T) true at real tokens; returns (1 - sum_t a)^2 averaged over positions and batch.
+    Averaging over positions (not summing, as the paper's per-caption loss does) keeps it on the scale of a
+    per-token cross-entropy: summed over 49 positions it would outweigh the caption loss tenfold.
     """
     total = (alphas * mask.unsqueeze(2)).sum(1)  # (B, P)
-    return ((1.0 - total) ** 2).sum(1).mean()
+    return ((1.0 - total) ** 2).mean()
 
 
 class CaptionModel(nn.Module):

@@ -1,4 +1,8 @@
-"""``captioner score``: decode a caption file's images with a model, or read predictions, and compute BLEU."""
+"""``captioner score``: decode a caption file's images with a model, or read predictions, then score them.
+
+BLEU-1..4 always (nltk, our tokenizer); with the ``metrics`` extra and Java also CIDEr-D, METEOR, ROUGE-L and
+pycocoevalcap's own BLEU (PTB tokenizer); optionally an HTML page of the best and worst images by CIDEr-D.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,10 @@ import json
 from pathlib import Path
 
 from captioner.atomic import atomic_write
-from captioner.coco import load_captions
+from captioner.coco import CaptionedImage, load_captions
 from captioner.errors import CaptionerError
-from captioner.metrics import corpus_bleu
+from captioner.metrics import CiderD, corpus_bleu
 from captioner.vocab import tokenize
-
-
-def _scores(refs: list[list[str]], hyps: list[str], summary: str) -> dict:
-    result = corpus_bleu([[tokenize(r) for r in rs] for rs in refs], [tokenize(h) for h in hyps])
-    return {**{k: round(v, 2) for k, v in result.items()}, "images": len(hyps), "summary": summary}
 
 
 def read_predictions(path: Path) -> dict[str, str]:
@@ -38,27 +37,68 @@ def read_predictions(path: Path) -> dict[str, str]:
     return preds
 
 
-def score_predictions(captions: Path, predictions: Path, max_images: int | None = None) -> dict:
-    """BLEU of ``caption`` output against a COCO file, images matched by file name (or its path suffix)."""
-    refs = load_captions(captions, Path("."), check_files=False, max_images=max_images)
+def evaluate_captions(
+    images: list[CaptionedImage], hyps: list[str], summary: str, coco: bool = True, html: Path | None = None
+) -> dict:
+    """All the scores of ``hyps`` against the images' references, and the HTML report if asked for."""
+    refs = [[tokenize(r) for r in im.captions] for im in images]
+    tokens = [tokenize(h) for h in hyps]
+    result = {k: round(v, 2) for k, v in corpus_bleu(refs, tokens).items()}
+    result["images"], result["summary"] = len(hyps), summary
+    per_image = None
+    if coco:
+        from captioner.coco_eval import available, coco_scores
+
+        reason = available()
+        if reason is None:
+            scores = coco_scores([im.captions for im in images], hyps)
+            per_image = scores.pop("per_image_cider")
+            result.update({k: round(v, 3 if k == "cider" else 2) for k, v in scores.items()})
+        else:
+            result["coco_metrics"] = f"skipped: {reason}"
+    if html is not None:
+        from captioner.gallery import write_score_report
+
+        if per_image is None:  # our own CIDEr-D, same definition, no Java needed
+            scorer = CiderD(refs)
+            per_image = [scorer.score(h, r) for h, r in zip(tokens, refs)]
+        items = [
+            {"file_name": im.file_name, "image": im.path, "prediction": h, "references": im.captions, "cider": c}
+            for im, h, c in zip(images, hyps, per_image)
+        ]
+        write_score_report(html, items, title=f"captioner score: {summary}")
+    return result
+
+
+def score_predictions(
+    captions: Path,
+    predictions: Path,
+    max_images: int | None = None,
+    images_root: Path | None = None,
+    coco: bool = True,
+    html: Path | None = None,
+) -> dict:
+    """Score ``caption`` output against a COCO file, images matched by file name (or its path suffix)."""
+    refs = load_captions(captions, images_root or Path("."), check_files=False, max_images=max_images)
     preds = read_predictions(predictions)
     by_name: dict[str, str] = {}
     for path, cap in preds.items():
         by_name.setdefault(Path(path).name, cap)
-        by_name[path] = cap
-    hyps, refs_used, missing = [], [], []
+    hyps, used, missing = [], [], []
     for im in refs.images:
-        cap = preds.get(im.file_name) or by_name.get(Path(im.file_name).name)
+        cap = preds.get(im.file_name)
+        if cap is None:
+            cap = by_name.get(Path(im.file_name).name)
         if cap is None:
             missing.append(im.file_name)
             continue
         hyps.append(cap)
-        refs_used.append(im.captions)
+        used.append(im)
     if missing:
         raise CaptionerError(
             f"{predictions}: no prediction for {len(missing)} of {len(refs.images)} images ({', '.join(missing[:3])})"
         )
-    return _scores(refs_used, hyps, f"{len(hyps)} images, predictions from {predictions}")
+    return evaluate_captions(used, hyps, f"{len(hyps)} images, predictions from {predictions}", coco, html)
 
 
 def score_weights(
@@ -73,8 +113,10 @@ def score_weights(
     cache_dir: Path | None = None,
     save_predictions: Path | None = None,
     progress: bool = False,
+    coco: bool = True,
+    html: Path | None = None,
 ) -> dict:
-    """Decode every image of ``captions`` with the model at ``weights`` and score the result."""
+    """Decode every image of ``captions`` with the model at ``weights`` (features cached) and score the result."""
     from captioner.checkpoint import load_model
     from captioner.features import FeatureCache, default_cache_dir, file_digest
     from captioner.inference import DecodeOptions, decode
@@ -105,4 +147,4 @@ def score_weights(
                     + "\n"
                 )
     summary = f"{len(hyps)} images, beam size {beam_size}, length penalty {length_penalty:g}, model {weights}"
-    return _scores([im.captions for im in refs.images], hyps, summary)
+    return evaluate_captions(refs.images, hyps, summary, coco, html)

@@ -51,3 +51,53 @@ def flickr8k():
     if not (FLICKR8K / "captions_train.json").is_file():
         pytest.skip("the team's Flickr8k copy (../shared/data/flickr8k) is not here")
     return FLICKR8K
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """A small model trained through the CLI until it names the colour of the tiny photos (~20 s on 2 cores)."""
+    from click.testing import CliRunner
+
+    from captioner.cli import main
+
+    root = tmp_path_factory.mktemp("e2e")
+    data = make_dataset(root)
+    out = root / "run" / "model.pt"
+    out.parent.mkdir()
+    args = [
+        "train",
+        "--train-captions",
+        data["train"],
+        "--train-images",
+        data["images"],
+        "--val-captions",
+        data["val"],
+        "--val-images",
+        data["images"],
+        "-o",
+        out,
+        "--epochs",
+        25,
+        "--batch-size",
+        6,
+        "--lr",
+        3e-3,
+        "--hidden-dim",
+        64,
+        "--embed-dim",
+        32,
+        "--attention-dim",
+        32,
+        "--min-word-freq",
+        1,
+        "--dropout",
+        0.1,
+        "--cache-dir",
+        root / "cache",
+        "--workers",
+        0,
+        "-q",
+    ]
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return {**data, "model": out, "root": root}

@@ -17,53 +17,6 @@ def run(*args, **kw):
     return result
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A small model trained until it names the colour of the tiny photos (about 20 s on 2 cores)."""
-    from tests.conftest import make_dataset
-
-    root = tmp_path_factory.mktemp("e2e")
-    data = make_dataset(root)
-    out = root / "run" / "model.pt"
-    out.parent.mkdir()
-    result = run(
-        "train",
-        "--train-captions",
-        data["train"],
-        "--train-images",
-        data["images"],
-        "--val-captions",
-        data["val"],
-        "--val-images",
-        data["images"],
-        "-o",
-        out,
-        "--epochs",
-        25,
-        "--batch-size",
-        6,
-        "--lr",
-        3e-3,
-        "--hidden-dim",
-        64,
-        "--embed-dim",
-        32,
-        "--attention-dim",
-        32,
-        "--min-word-freq",
-        1,
-        "--dropout",
-        0.1,
-        "--cache-dir",
-        root / "cache",
-        "--workers",
-        0,
-        "-q",
-    )
-    assert result.exit_code == 0, result.output
-    return {**data, "model": out, "root": root}
-
-
 def test_train_writes_checkpoint_and_metrics(trained):
     assert trained["model"].is_file()
     rows = [json.loads(line) for line in (trained["model"].parent / "metrics.jsonl").read_text().splitlines()]

@@ -63,3 +63,19 @@ def test_cider_d_matches_pycocoevalcap():
     res = {i: [" ".join(h)] for i, h in enumerate(hyps)}
     theirs, _ = cider_mod.Cider().compute_score(gts, res)
     assert cider_d(refs, hyps) == pytest.approx(theirs, rel=1e-6)
+
+
+def test_additive_bleu_stats_match_nltk():
+    from captioner.metrics import bleu_from_stats, bleu_stats
+
+    refs = [
+        [t("a dog runs on the grass"), t("a brown dog running in a field")],
+        [t("a man rides a bike"), t("a person on a bicycle on the street")],
+        [t("two children play in the water"), t("kids splash in a pool")],
+    ]
+    hyps = [t("a dog runs in the grass"), t("a man rides a bicycle on the street"), t("two kids play")]
+    whole = bleu_from_stats(bleu_stats(refs, hyps))
+    halves = [a + b for a, b in zip(bleu_stats(refs[:1], hyps[:1]), bleu_stats(refs[1:], hyps[1:]))]
+    for k, v in corpus_bleu(refs, hyps).items():
+        assert whole[k] == pytest.approx(v, abs=1e-9)
+        assert bleu_from_stats(halves)[k] == pytest.approx(v, abs=1e-9)

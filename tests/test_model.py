@@ -44,7 +44,7 @@ def test_length_skipping_and_image_index_do_not_change_valid_outputs():
 def test_doubly_stochastic_penalty_is_zero_when_each_position_sums_to_one():
     alphas = torch.eye(3).unsqueeze(0)  # (1, T=3, P=3): step t looks only at position t
     assert doubly_stochastic_penalty(alphas, torch.ones(1, 3, dtype=torch.bool)) == 0
-    assert doubly_stochastic_penalty(alphas, torch.tensor([[True, True, False]])) == pytest.approx(1.0)
+    assert doubly_stochastic_penalty(alphas, torch.tensor([[True, True, False]])) == pytest.approx(1 / 3)
 
 
 def test_caption_model_takes_images_or_features():
@@ -59,3 +59,22 @@ def test_caption_model_takes_images_or_features():
     images = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(model(images, caps), model(enc(images), caps), atol=1e-5)
+
+
+def test_packed_logits_are_the_real_tokens_of_the_padded_ones():
+    from captioner.model import pack_targets
+
+    dec = small_decoder()
+    feats = torch.randn(2, 4, 16)
+    index, lengths = torch.tensor([0, 1, 1]), [6, 4, 3]
+    caps = torch.randint(4, 20, (3, 6))
+    for i, n in enumerate(lengths):
+        caps[i, n:] = 0
+    padded, _ = dec(feats, caps, index, lengths)
+    packed, _ = dec(feats, caps, index, lengths, packed=True)
+    targets = pack_targets(caps, lengths)
+    assert packed.shape == (sum(n - 1 for n in lengths), 20) and targets.shape == (packed.size(0),)
+    rows = [(i, t) for t in range(5) for i, n in enumerate(lengths) if n - 1 > t]
+    for k, (i, t) in enumerate(rows):
+        assert torch.allclose(packed[k], padded[i, t], atol=1e-5)
+        assert targets[k] == caps[i, t + 1]
