@@ -132,7 +132,7 @@ def run_batch(
     captioner: Captioner,
     job: BatchJob,
     options: CaptionOptions,
-    stdout: IO[str] = sys.stdout,
+    stdout: IO[str] | None = None,
     on_error: Callable[[str], None] = lambda m: None,
     progress: bool = False,
 ) -> BatchSummary:
@@ -158,7 +158,7 @@ def run_batch(
 
     with contextlib.ExitStack() as stack:
         if job.output is None:
-            stream = stdout
+            stream = stdout or sys.stdout
         elif job.resume:
             stream = stack.enter_context(open(job.output, "a", encoding="utf-8", newline=""))
         else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import zipfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -68,8 +69,11 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else "unsupported content"
-        raise CaptionerError(f"{path}: refused to load: it holds more than plain weights ({first[:160]})") from None
+        if not zipfile.is_zipfile(path):  # not torch.save's format at all
+            raise CaptionerError(f"{path}: not a readable checkpoint (not a PyTorch file)") from None
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
+        what = f"it contains {found.group(1)}" if found else "it holds more than plain data"
+        raise CaptionerError(f"{path}: refused to load: {what}, not plain weights (never executed)") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, UnicodeDecodeError) as e:
         raise CaptionerError(
             f"{path}: not a readable checkpoint (truncated or not a PyTorch file: "

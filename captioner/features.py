@@ -50,7 +50,8 @@ class FeatureCache:
     """
 
     def __init__(self, root: str | os.PathLike, encoder: str, image_size: int, encoder_tag: str = "pretrained"):
-        self.dir = Path(root) / f"{encoder}-{encoder_tag}-{image_size}px-v{PREPROCESS_VERSION}"
+        self.root = Path(root)
+        self.dir = self.root / f"{encoder}-{encoder_tag}-{image_size}px-v{PREPROCESS_VERSION}"
 
     def _path(self, digest: str) -> Path:
         return self.dir / digest[:2] / f"{digest}.npy"
@@ -80,6 +81,25 @@ class _ImageFiles(torch.utils.data.Dataset):
         return i, read_tensor(self.paths[i], self.size)
 
 
+def feature_extractor(
+    encoder: Encoder, device: str = "cpu", onnx_cache: Path | None = None
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """uint8 (b, 3, S, S) -> (b, P, D) features: ONNX Runtime on a CPU when it is installed and a cache folder is
+    given (same weights, ~1e-5 apart, 2-3x faster), else the PyTorch encoder."""
+    if str(device) == "cpu" and onnx_cache is not None:
+        from captioner.runtime import onnx_available, onnx_encoder
+
+        if onnx_available():
+            return onnx_encoder(encoder, onnx_cache)
+    norm = Normalizer(encoder.spec.mean, encoder.spec.std).to(device)
+    encoder = encoder.to(device).eval()
+
+    def extract(images: torch.Tensor) -> torch.Tensor:
+        return encoder(norm(images.to(device))).flatten(2).transpose(1, 2)  # (b, P, D)
+
+    return extract
+
+
 @torch.inference_mode()
 def encode_images(
     paths: Sequence[Path],
@@ -105,15 +125,13 @@ def encode_images(
     if progress and len(paths) - len(todo):
         progress(len(paths) - len(todo))
     if todo:
-        norm = Normalizer(encoder.spec.mean, encoder.spec.std).to(device)
-        encoder = encoder.to(device).eval()
+        extract = feature_extractor(encoder, device, cache.root if cache is not None else None)
         loader = torch.utils.data.DataLoader(
             _ImageFiles([paths[i] for i in todo], encoder.spec.image_size), batch_size=batch_size, num_workers=workers
         )
         try:
             for idx, images in loader:
-                grid = encoder(norm(images.to(device)))  # (b, D, H, W)
-                feats = grid.flatten(2).transpose(1, 2).half().cpu()  # (b, P, D)
+                feats = extract(images).half().cpu()  # (b, P, D)
                 if out is None:
                     out = torch.empty((len(paths), *feats.shape[1:]), dtype=torch.float16)
                 for j, f in zip(idx.tolist(), feats):

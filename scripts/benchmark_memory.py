@@ -1,0 +1,98 @@
+#!/usr/bin/env python
+"""Peak memory of `captioner caption` against the number of files: the file list streams, so it should not grow.
+
+Makes folders of tiny PNG files (in nested sub-folders, like a photo library), captions each with JSON Lines output,
+and samples the summed RSS of the process tree (main process and decoding workers) every 50 ms.
+
+    python scripts/benchmark_memory.py --counts 2000,20000 --json mem.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_files(folder: Path, n: int) -> None:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        sub = folder / f"{i // 1000:03d}"
+        sub.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(sub / f"{i:06d}.png")
+
+
+def peak_rss(cmd: list[str]) -> tuple[int, float, int]:
+    """(peak summed RSS in bytes, seconds, exit status) of ``cmd`` and its children."""
+    import psutil
+
+    t0 = time.perf_counter()
+    proc = psutil.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    while proc.poll() is None:
+        total = 0
+        try:
+            for p in [proc, *proc.children(recursive=True)]:
+                total += p.memory_info().rss
+        except psutil.Error:
+            pass
+        peak = max(peak, total)
+        time.sleep(0.05)
+    return peak, time.perf_counter() - t0, proc.returncode
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--counts", default="2000,20000")
+    ap.add_argument("--weights", type=Path)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (int(x) for x in args.counts.split(",")):
+            folder = Path(tmp) / f"lib{n}"
+            make_files(folder, n)
+            cmd = [
+                sys.executable,
+                "-m",
+                "captioner",
+                "caption",
+                str(folder),
+                "--format",
+                "jsonl",
+                "-o",
+                str(Path(tmp) / f"out{n}.jsonl"),
+                "-q",
+            ] + (["--weights", str(args.weights)] if args.weights else [])
+            peak, seconds, status = peak_rss(cmd)
+            lines = (Path(tmp) / f"out{n}.jsonl").read_text().count("\n")
+            rows.append(
+                {
+                    "files": n,
+                    "captioned": lines,
+                    "exit": status,
+                    "peak_rss_mb": round(peak / 2**20),
+                    "seconds": round(seconds, 1),
+                    "images_per_s": round(n / seconds, 1),
+                }
+            )
+            print(
+                f"{n:>7} files: peak RSS {rows[-1]['peak_rss_mb']:5d} MB, {seconds:6.1f} s, "
+                f"{lines} lines, exit {status}",
+                flush=True,
+            )
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
