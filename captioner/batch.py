@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import IO
 
 from captioner.atomic import atomic_write
-from captioner.captioning import Captioner, CaptionOptions, Result
+from captioner.captioning import Captioner, CaptionOptions, Result, input_images
 from captioner.errors import CaptionerError
-from captioner.files import iter_images
 from captioner.images import display_path
 from captioner.outputs import ResultWriter, result_record
 from captioner.tags import keywords
@@ -87,15 +86,23 @@ def read_done(output: Path, fmt: str) -> tuple[set[str], list[dict]]:
         data = data[: data.rfind(b"\n") + 1]
         with open(output, "r+b") as f:
             f.truncate(len(data))
-    text = data.decode("utf-8", "replace")
+    records = parse_records(data.decode("utf-8", "replace"), fmt, output)
+    return {r["path"] for r in records if "path" in r}, records
+
+
+def parse_records(text: str, fmt: str, name: str | os.PathLike) -> list[dict]:
+    """The records of an output file's complete lines, as ``result_record`` makes them."""
     records: list[dict] = []
     if fmt == "jsonl":
         for n, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
-                    records.append(json.loads(line))
+                    record = json.loads(line)
                 except json.JSONDecodeError:
-                    raise CaptionerError(f"{output}:{n}: not JSON Lines; cannot resume from it") from None
+                    record = None
+                if not isinstance(record, dict) or not isinstance(record.get("path"), str):
+                    raise CaptionerError(f"{name}:{n}: not a captioner JSON Lines record")
+                records.append(record)
     elif fmt == "csv":
         records = [dict(r) for r in csv.DictReader(io.StringIO(text))]
         for r in records:
@@ -105,7 +112,7 @@ def read_done(output: Path, fmt: str) -> tuple[set[str], list[dict]]:
                 r.pop("error", None)
     else:
         records = [{"path": p, "caption": c} for p, _, c in (line.partition("\t") for line in text.splitlines())]
-    return {r["path"] for r in records if "path" in r}, records
+    return records
 
 
 @contextlib.contextmanager
@@ -125,7 +132,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def count_inputs(job: BatchJob, options: CaptionOptions, skip: set[str]) -> int:
-    return sum(1 for p in iter_images(job.inputs, options.recursive, options.exclude) if display_path(p) not in skip)
+    return sum(1 for p in input_images(job.inputs, options) if display_path(p) not in skip)
 
 
 def run_batch(

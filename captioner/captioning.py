@@ -14,7 +14,7 @@ import torch
 
 from captioner.errors import CaptionerError
 from captioner.features import worker_message
-from captioner.files import iter_images
+from captioner.files import iter_images, shard
 from captioner.images import DEFAULT_MAX_PIXELS, Normalizer, display_path, load_image, to_tensor
 from captioner.inference import Caption, DecodeOptions, decode
 from captioner.model import CaptionModel
@@ -30,6 +30,13 @@ class CaptionOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
     exclude: tuple[str, ...] = ()  # files never to treat as inputs (our own outputs)
     thumbnails: bool = False  # also make small JPEG thumbnails (for the HTML gallery)
+    shard: tuple[int, int] | None = None  # (index, count), 0-based: caption only this slice of the inputs
+
+
+def input_images(inputs: Iterable[str | os.PathLike], options: CaptionOptions) -> Iterator[Path]:
+    """The images a run over ``inputs`` handles, in order: the walk, then this run's shard of it."""
+    paths = iter_images(inputs, options.recursive, options.exclude)
+    return shard(paths, *options.shard) if options.shard else paths
 
 
 @dataclass
@@ -60,7 +67,7 @@ class _DecodedBatches(torch.utils.data.IterableDataset):
         self.inputs, self.options, self.size, self.skip = inputs, options, size, skip
 
     def paths(self) -> Iterator[Path]:
-        for p in iter_images(self.inputs, self.options.recursive, self.options.exclude):
+        for p in input_images(self.inputs, self.options):
             if display_path(p) not in self.skip:
                 yield p
 

@@ -82,6 +82,23 @@ def _decode_flags(f):
     return f
 
 
+class _ShardType(click.ParamType):
+    name = "I/N"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        i, _, n = str(value).partition("/")
+        if not (i.isdigit() and n.isdigit() and 1 <= int(i) <= int(n)):
+            self.fail(f"{value!r} is not I/N with 1 <= I <= N (e.g. 1/4)", param, ctx)
+        return int(i) - 1, int(n)
+
+
+def shard_output(path: Path, index: int, count: int) -> Path:
+    """``captions.jsonl`` -> ``captions.2-of-4.jsonl`` for the second of four torchrun processes."""
+    return path.with_name(f"{path.stem}.{index + 1}-of-{count}{path.suffix}")
+
+
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -143,6 +160,12 @@ def _decode_flags(f):
     show_default=True,
     help="Encoder runtime on the CPU; auto: ONNX Runtime for folders and several files, PyTorch for one file.",
 )
+@click.option(
+    "--shard",
+    type=_ShardType(),
+    help="Caption only slice I of N (1-based) of the sorted file list, e.g. 2/4 on the second of four machines; "
+    "under torchrun it is taken from RANK/WORLD_SIZE.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def caption(paths, quiet, **o):
     """Caption image files and folders (folders are searched recursively).
@@ -159,9 +182,17 @@ def caption(paths, quiet, **o):
     from captioner.batch import BatchJob, run_batch
     from captioner.captioning import Captioner, CaptionOptions, pick_device
     from captioner.checkpoint import load_model
+    from captioner.distributed import env_shard
     from captioner.images import DEFAULT_MAX_PIXELS
     from captioner.runtime import onnx_available
 
+    shard = o["shard"]
+    if shard is None and env_shard() is not None:  # under torchrun: one slice per process, own output files
+        shard = env_shard()
+        quiet = quiet or shard[0] > 0
+        for key in ("output", "html"):
+            if o[key] is not None:
+                o[key] = shard_output(o[key], *shard)
     weights_path = _resolve_weights(o["weights"])
     model, ckpt = load_model(weights_path)
     decode = _decode_options(
@@ -176,6 +207,7 @@ def caption(paths, quiet, **o):
         recursive=o["recursive"],
         workers=o["workers"] if o["workers"] is not None else (0 if single else 2),
         max_pixels=o["max_pixels"] or DEFAULT_MAX_PIXELS,
+        shard=shard,
     )
     job = BatchJob(
         list(paths),
@@ -269,6 +301,13 @@ def caption(paths, quiet, **o):
     help="Images per batch (each with all its captions).",
 )
 @click.option("--lr", default=5e-4, show_default=True, type=click.FloatRange(0, min_open=True))
+@click.option(
+    "--scst-top-k",
+    default=5,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Self-critical samples draw each word from the k most likely (0: all).",
+)
 @click.option("--scst-lr", default=2e-5, show_default=True, type=click.FloatRange(0, min_open=True))
 @click.option("--min-word-freq", default=5, show_default=True, type=click.IntRange(1))
 @click.option("--hidden-dim", default=512, show_default=True, type=click.IntRange(8))
@@ -359,7 +398,7 @@ def train(quiet, **opts):
         raise click.UsageError("--val-captions and --val-images go together")
     model_keys = "hidden_dim embed_dim attention_dim dropout".split()
     train_keys = (
-        "epochs scst_epochs lr scst_lr label_smoothing attention_reg average_last seed min_word_freq precision "
+        "epochs scst_epochs lr scst_lr scst_top_k label_smoothing attention_reg average_last seed min_word_freq precision "
         "grad_accum fine_tune_encoder_from_epoch fine_tune_blocks encoder_lr"
     ).split()
     request_keys = (
@@ -475,6 +514,37 @@ def score(**opts):
 
 
 @main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Merged file (atomic)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "jsonl", "csv"]),
+    help="Output format [default: from OUTPUT's suffix: .jsonl, .csv, else text].",
+)
+def merge(inputs, output, fmt):
+    """Merge the outputs of sharded caption runs (--shard I/N, or torchrun) into one file.
+
+    Each input's format comes from its suffix. Every path appears once: a caption beats an error record for the
+    same file, otherwise the later input wins. A cut-off last line (a killed run) is skipped with a warning.
+
+    Example:
+
+        captioner merge captions.*-of-4.jsonl -o captions.jsonl
+    """
+    from captioner.merge import merge_outputs
+
+    summary = merge_outputs(list(inputs), output, fmt)
+    for name in summary.partial:
+        click.echo(f"Warning: {name}: last line was cut off (a killed run?); skipped it", err=True)
+    extra = f", {summary.duplicates} duplicates dropped" if summary.duplicates else ""
+    failed = f", {summary.failed} errors" if summary.failed else ""
+    click.echo(f"{output}: {summary.records} records from {len(inputs)} files{extra}{failed}", err=True)
+
+
+@main.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("explain.png"), show_default=True
@@ -557,4 +627,35 @@ def prepare_flickr8k_cmd(root, output):
     from captioner.prepare import prepare_flickr8k
 
     for split, (n_images, n_captions) in prepare_flickr8k(root, output).items():
+        click.echo(f"{output / f'captions_{split}.json'}: {n_images} images, {n_captions} captions")
+
+
+@prepare.command("karpathy")
+@click.argument("split_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for captions_{train,val,test}.json.",
+)
+@click.option(
+    "--restval",
+    type=click.Choice(["train", "val", "test", "skip"]),
+    default="train",
+    show_default=True,
+    help="Where COCO's 'restval' images go.",
+)
+def prepare_karpathy_cmd(split_file, output, restval):
+    """Karpathy's split file (dataset_coco.json, dataset_flickr30k.json, ...) to captions_{train,val,test}.json.
+
+    For COCO, file names become train2014/... and val2014/...: pass the folder holding both as --train-images.
+
+    Example:
+
+        captioner prepare karpathy ~/data/coco/dataset_coco.json -o ~/data/coco
+    """
+    from captioner.prepare import prepare_karpathy
+
+    for split, (n_images, n_captions) in prepare_karpathy(split_file, output, restval).items():
         click.echo(f"{output / f'captions_{split}.json'}: {n_images} images, {n_captions} captions")

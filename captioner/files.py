@@ -88,3 +88,16 @@ def _walk(folder: Path, recursive: bool, excluded: set, seen: set) -> Iterator[P
                 yield path
     for sub in subdirs:
         yield from _walk(sub, recursive, excluded, seen)
+
+
+def shard(paths: Iterable[Path], index: int, count: int) -> Iterator[Path]:
+    """The ``index``-th (0-based) of ``count`` interleaved slices: items index, index+count, index+2*count, ...
+
+    Over the same deterministic walk, the ``count`` shards partition the input exactly, each streams, and each
+    gets a fair mix of every folder (a contiguous split would hand one machine all the large files of one shoot).
+    """
+    if not 0 <= index < count:
+        raise ValueError(f"shard index {index} outside 0..{count - 1}")
+    for i, p in enumerate(paths):
+        if i % count == index:
+            yield p

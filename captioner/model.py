@@ -135,12 +135,21 @@ class AttentionDecoder(nn.Module):
         return F.log_softmax(self._logits(h, context, emb), -1), (h, c), alpha
 
     def sample(
-        self, features: torch.Tensor, n: int, max_length: int, start: int, end: int, banned: tuple[int, ...] = ()
+        self,
+        features: torch.Tensor,
+        n: int,
+        max_length: int,
+        start: int,
+        end: int,
+        banned: tuple[int, ...] = (),
+        top_k: int = 0,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``n`` captions per image sampled from the model, for self-critical training.
 
         Returns tokens (B*n, T) with <end> and padding as ``end``, the lengths (B*n,) in tokens counting <end>
         (or ``max_length`` if it never came), and the summed log-probability of each caption (B*n,), with gradients.
+        ``top_k`` > 0 draws each word from the k most likely only: a label-smoothed model spreads a tenth of its
+        mass over the whole vocabulary, and full sampling then puts a random word in most captions.
         """
         memory, state = self.start(features)
         memory = tuple(m.repeat_interleave(n, 0) for m in memory)  # (B*n, ...)
@@ -155,7 +164,10 @@ class AttentionDecoder(nn.Module):
         for _ in range(max_length):
             logp, state, _ = self.step(tokens, state, memory)  # (R, V)
             logp = logp.float().index_fill(1, ban, -math.inf)
-            tokens = torch.multinomial(logp.detach().exp(), 1).squeeze(1)  # (R,)
+            probs = logp.detach().exp()  # (R, V)
+            if top_k:
+                probs = probs.masked_fill(probs < probs.topk(top_k, 1).values[:, -1:], 0.0)
+            tokens = torch.multinomial(probs, 1).squeeze(1)  # (R,)
             logp_sum = logp_sum + logp.gather(1, tokens.unsqueeze(1)).squeeze(1) * alive
             lengths = lengths + alive.long()
             out.append(torch.where(alive, tokens, torch.full_like(tokens, end)))

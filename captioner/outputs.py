@@ -40,7 +40,10 @@ class ResultWriter:
             self._csv.writeheader()
 
     def write(self, result: Result, tags: list[str] | None = None) -> None:
-        record = result_record(result, tags)
+        self.write_record(result_record(result, tags))
+
+    def write_record(self, record: dict) -> None:
+        """Write one record as ``result_record`` makes them (text format: successful ones only)."""
         if self.fmt == "jsonl":
             self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
         elif self.fmt == "csv":
@@ -53,5 +56,5 @@ class ResultWriter:
                     "error": record.get("error", ""),
                 }
             )
-        elif result.ok:
+        elif "error" not in record:
             self.stream.write(f"{record['path']}\t{record['caption']}\n")

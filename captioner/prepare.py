@@ -86,3 +86,65 @@ def prepare_flickr8k(root: str | os.PathLike, out_dir: str | os.PathLike) -> dic
             json.dump(data, f, indent=0)
         summary[split] = (len(images), len(annotations))
     return summary
+
+
+KARPATHY_SPLITS = {"train": ("train",), "val": ("val",), "test": ("test",)}
+
+
+def prepare_karpathy(
+    split_file: str | os.PathLike, out_dir: str | os.PathLike, restval: str = "train"
+) -> dict[str, tuple[int, int]]:
+    """Karpathy's ``dataset_{coco,flickr8k,flickr30k}.json`` to ``captions_{train,val,test}.json``.
+
+    Each entry of its ``images`` list has ``filename`` (and for COCO ``filepath``, e.g. ``val2014``), ``split``
+    (train, val, test or restval), ``sentences`` with ``raw`` text, and ``cocoid`` or ``imgid``. The COCO files
+    name images ``filepath/filename``, relative to the folder holding ``train2014/`` and ``val2014/``; ids are
+    ``cocoid`` (else 1 + ``imgid``). ``restval`` (COCO's 30k extra val images) goes to the split named by
+    ``restval`` ("train", as in most papers, or "skip").
+    """
+    split_file, out_dir = Path(split_file), Path(out_dir)
+    try:
+        data = json.loads(split_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CaptionerError(f"{split_file}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CaptionerError(f"{split_file}: cannot read Karpathy split JSON ({e})") from None
+    entries = data.get("images") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise CaptionerError(f"{split_file}: expected an object with an 'images' list (Karpathy's split format)")
+    splits: dict[str, dict] = {s: {"images": [], "annotations": []} for s in KARPATHY_SPLITS}
+    seen: set[int] = set()
+    for n, entry in enumerate(entries):
+        where = f"{split_file}: images[{n}]"
+        try:
+            name = entry["filename"]
+            split = entry["split"]
+            raws = [s["raw"] for s in entry["sentences"]]
+            image_id = entry["cocoid"] if "cocoid" in entry else entry["imgid"] + 1
+        except (KeyError, TypeError):
+            raise CaptionerError(f"{where}: needs filename, split, sentences[].raw and cocoid or imgid") from None
+        if not isinstance(name, str) or not isinstance(image_id, int) or not all(isinstance(r, str) for r in raws):
+            raise CaptionerError(f"{where}: filename and captions must be strings, the id an integer")
+        if split == "restval":
+            split = None if restval == "skip" else restval
+        elif split not in KARPATHY_SPLITS:
+            raise CaptionerError(f"{where}: unknown split {split!r} (expected train, val, test or restval)")
+        if split is None:
+            continue
+        if image_id in seen:
+            raise CaptionerError(f"{where}: duplicate image id {image_id}")
+        seen.add(image_id)
+        folder = entry.get("filepath") or ""
+        out = splits[split]
+        out["images"].append({"id": image_id, "file_name": f"{folder}/{name}" if folder else name})
+        for raw in raws:
+            out["annotations"].append({"id": len(out["annotations"]) + 1, "image_id": image_id, "caption": raw})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = {}
+    dataset = data.get("dataset", "karpathy")
+    for split, content in splits.items():
+        content = {"info": {"description": f"{dataset} {split} split (Karpathy & Fei-Fei 2015)"}, **content}
+        with atomic_write(out_dir / f"captions_{split}.json") as f:
+            json.dump(content, f, indent=0)
+        summary[split] = (len(content["images"]), len(content["annotations"]))
+    return summary

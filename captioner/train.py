@@ -47,6 +47,7 @@ class TrainConfig:
     scst_lr: float = 2e-5
     scst_samples: int = 5  # sampled captions per image; each one's baseline is the mean reward of the others
     scst_max_length: int = 16
+    scst_top_k: int = 5  # sample each word from the k most likely (0: the full distribution)
     average_last: int = 1  # average the weights of the last N epochs of each phase if that scores better
     select_metric: str = "bleu4"  # "bleu4" or "cider": what picks the best epoch on the validation split
     precision: str = "fp32"  # autocast: "bf16" on CPUs/GPUs that support it, "fp16" (with loss scaling) on CUDA
@@ -288,6 +289,7 @@ class Trainer:
                             "start": self.vocab.start,
                             "end": self.vocab.end,
                             "banned": (self.vocab.pad, self.vocab.unk),
+                            "top_k": self.cfg.scst_top_k,
                         },
                     )
                 words = [

@@ -26,4 +26,8 @@ for s, r in rows.items():
     print(f"| {s} ({r['images']} images) | " + " | ".join(f"{r[k]:.3f}" if k == "cider" else f"{r[k]:.2f}"
                                                          for k, _ in keys) + " |")
 print(rows["test"]["summary"])
+for s, r in rows.items():
+    if "coco_bleu4" in r:
+        diffs = ", ".join(f"BLEU-{n} {r[f'bleu{n}'] - r[f'coco_bleu{n}']:+.3f}" for n in range(1, 5))
+        print(f"{s}: ours minus pycocoevalcap's BLEU (its PTB tokenizer): {diffs}")
 PY

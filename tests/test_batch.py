@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
@@ -15,6 +16,8 @@ from PIL import Image
 
 from captioner.cli import main
 from captioner.xmp import read_xmp
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args):
@@ -87,6 +90,16 @@ def test_html_gallery(trained, tmp_path):
     html = page.read_text()
     assert html.count("<figure") == 5 and html.count("data:image/jpeg;base64,") == 4
     assert "broken.jpg" in html and "4 captioned, 1 failed" in html
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:  # the page itself is checked above; a real browser is an extra when one is installed
+        return
+    shot = tmp_path / "gallery.png"
+    subprocess.run(["bash", ROOT / "scripts" / "screenshot.sh", page, shot, "900x700"], check=True, timeout=120)
+    with Image.open(shot) as img:
+        pixels = np.asarray(img.convert("RGB"))
+    assert pixels.shape[:2] == (700, 900)
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 200  # photos and text drawn, not a blank page
 
 
 def test_resume_after_kill_captions_every_file_exactly_once(trained, tmp_path):

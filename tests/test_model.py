@@ -78,3 +78,30 @@ def test_packed_logits_are_the_real_tokens_of_the_padded_ones():
     for k, (i, t) in enumerate(rows):
         assert torch.allclose(packed[k], padded[i, t], atol=1e-5)
         assert targets[k] == caps[i, t + 1]
+
+
+def test_sampling_log_probabilities_and_top_k():
+    dec = small_decoder()
+    feats = torch.randn(2, 16, 2, 2)
+    torch.manual_seed(1)
+    seqs, lengths, logp = dec.sample(feats, n=3, max_length=6, start=1, end=2, banned=(0, 3))
+    assert seqs.shape[0] == 6 and logp.requires_grad
+    assert not torch.isin(seqs, torch.tensor([0, 1, 3])).any()  # never <pad>, <start> or a banned word
+    # the summed log-probability is that of the sampled words, <end> included, under teacher forcing
+    memory, state = dec.start(feats.repeat_interleave(3, 0))
+    tokens, total = torch.full((6,), 1), torch.zeros(6)
+    for t in range(seqs.size(1)):
+        step_logp, state, _ = dec.step(tokens, state, memory)
+        tokens = seqs[:, t]
+        total += step_logp.gather(1, tokens[:, None]).squeeze(1) * (t < lengths).float()
+    assert torch.allclose(total, logp.detach(), atol=1e-5)
+    # top_k=1 is greedy: the most likely allowed word at every step
+    greedy, _, _ = dec.sample(feats, n=2, max_length=6, start=1, end=2, banned=(0, 3), top_k=1)
+    memory, state = dec.start(feats.repeat_interleave(2, 0))
+    tokens = torch.full((4,), 1)
+    for t in range(greedy.size(1)):
+        step_logp, state, _ = dec.step(tokens, state, memory)
+        step_logp[:, [0, 1, 3]] = -float("inf")
+        alive = (greedy[:, :t] != 2).all(1)
+        assert torch.equal(greedy[alive, t], step_logp.argmax(1)[alive])
+        tokens = greedy[:, t]
