@@ -398,7 +398,8 @@ def train(quiet, **opts):
         raise click.UsageError("--val-captions and --val-images go together")
     model_keys = "hidden_dim embed_dim attention_dim dropout".split()
     train_keys = (
-        "epochs scst_epochs lr scst_lr scst_top_k label_smoothing attention_reg average_last seed min_word_freq precision "
+        "epochs scst_epochs lr scst_lr scst_top_k label_smoothing attention_reg average_last seed min_word_freq "
+        "precision "
         "grad_accum fine_tune_encoder_from_epoch fine_tune_blocks encoder_lr"
     ).split()
     request_keys = (

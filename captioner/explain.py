@@ -62,7 +62,14 @@ def render(expl: Explanation, out: str | os.PathLike, max_side: int = 320, colum
     panels = len(words) + 1
     rows = math.ceil(panels / columns)
     aspect = photo.shape[0] / photo.shape[1]
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 2.6, rows * 2.6 * aspect + 0.9), dpi=110)
+    n_lines = len(expl.captions)
+    fig, axes = plt.subplots(
+        rows,
+        columns,
+        figsize=(columns * 2.6, rows * (2.6 * aspect + 0.45) + 0.3 * n_lines + 0.2),
+        dpi=110,
+        layout="constrained",
+    )
     axes = np.atleast_1d(axes).ravel()
     for ax in axes:
         ax.axis("off")
@@ -76,8 +83,9 @@ def render(expl: Explanation, out: str | os.PathLike, max_side: int = 320, colum
         )
         ax.set_title(word, fontsize=13, fontweight="bold")
     lines = [f"{c.text}   (score {c.score:.2f})" for c in expl.captions]
-    fig.suptitle("\n".join([lines[0]] + [f"{k + 2}. {line}" for k, line in enumerate(lines[1:])]), fontsize=12)
-    fig.tight_layout()
+    if len(lines) > 1:
+        lines = [f"{k}. {line}" for k, line in enumerate(lines, 1)]
+    fig.suptitle("\n".join(lines), fontsize=12)
     out = Path(out)
     with atomic_write(out, "wb") as f:
         fig.savefig(f, format="png")

@@ -50,6 +50,7 @@ def load_image(path: str | os.PathLike, size: int | None = None, max_pixels: int
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     name = display_path(path)
+    Image.MAX_IMAGE_PIXELS = max_pixels  # Pillow's own guard (it raises at twice this) follows --max-pixels
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -83,8 +84,11 @@ def load_image(path: str | os.PathLike, size: int | None = None, max_pixels: int
     except UnidentifiedImageError:
         kind = _sniff(path)
         raise CaptionerError(f"{name}: not an image Pillow can read{kind}") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise CaptionerError(f"{name}: refused as a possible decompression bomb ({e})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise CaptionerError(
+            f"{name}: over the limit of {max_pixels:,} pixels (a possible decompression bomb; raise --max-pixels "
+            "to allow it)"
+        ) from None
     except OSError as e:
         if e.errno is not None and e.strerror:
             raise CaptionerError(f"{name}: {e.strerror.lower()}") from None

@@ -38,11 +38,10 @@ class _Exportable(nn.Module):
 
 
 def onnx_available() -> bool:
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether onnxruntime is installed (found without importing it: a one-photo run never pays for the import)."""
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None
 
 
 def encoder_digest(encoder: Encoder) -> str:

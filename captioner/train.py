@@ -473,8 +473,9 @@ class Trainer:
 
     def _consider(self, decoder_state: dict, row: dict) -> None:
         """Validate ``decoder_state`` (loaded in the decoder) and keep it if it is the best so far."""
-        if self.val_split is None:
+        if self.val_split is None:  # no validation: the latest weights are the result
             self.state["best_state"] = decoder_state
+            self.state["encoder_state"] = self._current_encoder_state()
             return
         scores = self.evaluate()
         row.update({k: round(v, 4) for k, v in scores.items()})

@@ -84,8 +84,10 @@ def run_training(req: TrainRequest, log: Callable[[str], None] = print) -> int:
     from captioner.captioning import pick_device
 
     spec = encoder_spec(req.encoder)
-    if req.output.parent and not req.output.parent.exists():
-        raise CaptionerError(f"{req.output.parent}: output folder does not exist")
+    try:  # runs/mine/model.pt: the run's folder is made for it
+        req.output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CaptionerError(f"{req.output.parent}: cannot create the output folder ({e.strerror or e})") from None
     train_device = str(pick_device(req.train_device))
     world = init_world(train_device)
     if world.active and train_device.startswith("cuda"):

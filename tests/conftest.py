@@ -62,8 +62,7 @@ def trained(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("e2e")
     data = make_dataset(root)
-    out = root / "run" / "model.pt"
-    out.parent.mkdir()
+    out = root / "run" / "model.pt"  # train makes the run's folder
     args = [
         "train",
         "--train-captions",

@@ -153,6 +153,10 @@ def test_unwritable_output_is_a_clear_error_and_nothing_is_lost(trained, tmp_pat
     blocker.write_text("a file where the output folder should be\n")  # no user, root included, can write below it
     result = run("caption", trained["images"] / "img000.jpg", "--weights", trained["model"], "-o", blocker / "caps.txt")
     one_line_error(result, "caps.txt", "cannot write here")
+    result = run(
+        "train", "--train-captions", trained["train"], "--train-images", trained["images"], "-o", blocker / "m.pt"
+    )
+    one_line_error(result, "not-a-folder", "cannot create the output folder")
     assert blocker.read_text() == "a file where the output folder should be\n"
 
 

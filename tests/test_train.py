@@ -211,3 +211,30 @@ def test_two_gloo_processes_equal_one(tmp_path):
     rows2 = [json.loads(x) for x in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()]
     assert len(rows2) == len(rows1) == 2  # only rank 0 writes
     assert rows2[-1]["bleu4"] == pytest.approx(rows1[-1]["bleu4"], abs=1e-6)
+
+
+def test_encoder_fine_tuning_switches_to_images_and_ships_the_tuned_encoder(tmp_path):
+    from click.testing import CliRunner
+
+    from captioner.checkpoint import load_model
+    from captioner.cli import main
+    from captioner.encoders import build_encoder
+    from tests.conftest import make_dataset
+
+    data = make_dataset(tmp_path)
+    out = tmp_path / "ft" / "m.pt"
+    args = ["train", "--train-captions", data["train"], "--train-images", data["images"], "-o", out, "--epochs", 2, "--batch-size", 4,
+            "--hidden-dim", 32, "--embed-dim", 16, "--attention-dim", 16, "--min-word-freq", 1, "--workers", 0,
+            "--cache-dir", tmp_path / "cache", "--fine-tune-encoder-from-epoch", 2, "--fine-tune-blocks", 1,
+            "--encoder-lr", 1e-3, "-q"]
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "epoch 2: fine-tuning the last 1 encoder blocks" in result.output
+    assert "feature cache no longer applies" in result.output
+    model, ckpt = load_model(out)  # without validation the last epoch is the result: its encoder travels with it
+    tuned = ckpt.encoder_state
+    assert tuned is not None
+    pretrained = build_encoder(ckpt.encoder_name).state_dict()
+    changed = [k for k in tuned if not torch.equal(tuned[k].float(), pretrained[k].float())]
+    assert changed and len(changed) < len(tuned) / 4  # only the last block moved
+    assert all(torch.equal(model.encoder.state_dict()[k].float(), tuned[k].float()) for k in changed)
