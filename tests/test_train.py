@@ -223,10 +223,38 @@ def test_encoder_fine_tuning_switches_to_images_and_ships_the_tuned_encoder(tmp_
 
     data = make_dataset(tmp_path)
     out = tmp_path / "ft" / "m.pt"
-    args = ["train", "--train-captions", data["train"], "--train-images", data["images"], "-o", out, "--epochs", 2, "--batch-size", 4,
-            "--hidden-dim", 32, "--embed-dim", 16, "--attention-dim", 16, "--min-word-freq", 1, "--workers", 0,
-            "--cache-dir", tmp_path / "cache", "--fine-tune-encoder-from-epoch", 2, "--fine-tune-blocks", 1,
-            "--encoder-lr", 1e-3, "-q"]
+    args = [
+        "train",
+        "--train-captions",
+        data["train"],
+        "--train-images",
+        data["images"],
+        "-o",
+        out,
+        "--epochs",
+        2,
+        "--batch-size",
+        4,
+        "--hidden-dim",
+        32,
+        "--embed-dim",
+        16,
+        "--attention-dim",
+        16,
+        "--min-word-freq",
+        1,
+        "--workers",
+        0,
+        "--cache-dir",
+        tmp_path / "cache",
+        "--fine-tune-encoder-from-epoch",
+        2,
+        "--fine-tune-blocks",
+        1,
+        "--encoder-lr",
+        1e-3,
+        "-q",
+    ]
     result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "epoch 2: fine-tuning the last 1 encoder blocks" in result.output
