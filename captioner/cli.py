@@ -599,6 +599,20 @@ def plot(run, output):
 # ---------------------------------------------------------------------------------------------------------------
 
 
+_SPLITS_FOLDER = click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for captions_{train,val,test}.json.",
+)
+
+
+def _echo_splits(output: Path, summary: dict[str, tuple[int, int]]) -> None:
+    for split, (n_images, n_captions) in summary.items():
+        click.echo(f"{output / f'captions_{split}.json'}: {n_images} images, {n_captions} captions")
+
+
 @main.group()
 def prepare():
     """Convert datasets to COCO caption files.
@@ -611,13 +625,7 @@ def prepare():
 
 @prepare.command("flickr8k")
 @click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for captions_{train,val,test}.json.",
-)
+@_SPLITS_FOLDER
 def prepare_flickr8k_cmd(root, output):
     """Flickr8k (ROOT holds Flickr8k_text/ and images/) to captions_{train,val,test}.json.
 
@@ -627,19 +635,12 @@ def prepare_flickr8k_cmd(root, output):
     """
     from captioner.prepare import prepare_flickr8k
 
-    for split, (n_images, n_captions) in prepare_flickr8k(root, output).items():
-        click.echo(f"{output / f'captions_{split}.json'}: {n_images} images, {n_captions} captions")
+    _echo_splits(output, prepare_flickr8k(root, output))
 
 
 @prepare.command("karpathy")
 @click.argument("split_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for captions_{train,val,test}.json.",
-)
+@_SPLITS_FOLDER
 @click.option(
     "--restval",
     type=click.Choice(["train", "val", "test", "skip"]),
@@ -658,5 +659,4 @@ def prepare_karpathy_cmd(split_file, output, restval):
     """
     from captioner.prepare import prepare_karpathy
 
-    for split, (n_images, n_captions) in prepare_karpathy(split_file, output, restval).items():
-        click.echo(f"{output / f'captions_{split}.json'}: {n_images} images, {n_captions} captions")
+    _echo_splits(output, prepare_karpathy(split_file, output, restval))

@@ -40,6 +40,13 @@ def read_flickr8k_tokens(path: Path) -> dict[str, list[str]]:
     return {name: [c for _, c in sorted(caps)] for name, caps in numbered.items()}
 
 
+def write_split(path: Path, description: str, images: list[dict], annotations: list[dict]) -> tuple[int, int]:
+    """Write one COCO caption file (atomically); returns (images, captions)."""
+    with atomic_write(path) as f:
+        json.dump({"info": {"description": description}, "images": images, "annotations": annotations}, f, indent=0)
+    return len(images), len(annotations)
+
+
 def _image_dir(root: Path) -> Path:
     for name in ("images", "Flicker8k_Dataset", "Flickr8k_Dataset"):
         if (root / name).is_dir():
@@ -77,14 +84,8 @@ def prepare_flickr8k(root: str | os.PathLike, out_dir: str | os.PathLike) -> dic
             images.append({"id": ids[name], "file_name": name, "width": width, "height": height})
             for caption in captions[name]:
                 annotations.append({"id": len(annotations) + 1, "image_id": ids[name], "caption": caption})
-        data = {
-            "info": {"description": f"Flickr8k {split} split ({FLICKR8K_CITATION}), COCO caption format"},
-            "images": images,
-            "annotations": annotations,
-        }
-        with atomic_write(out_dir / f"captions_{split}.json") as f:
-            json.dump(data, f, indent=0)
-        summary[split] = (len(images), len(annotations))
+        description = f"Flickr8k {split} split ({FLICKR8K_CITATION}), COCO caption format"
+        summary[split] = write_split(out_dir / f"captions_{split}.json", description, images, annotations)
     return summary
 
 
@@ -140,11 +141,13 @@ def prepare_karpathy(
         for raw in raws:
             out["annotations"].append({"id": len(out["annotations"]) + 1, "image_id": image_id, "caption": raw})
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = {}
     dataset = data.get("dataset", "karpathy")
-    for split, content in splits.items():
-        content = {"info": {"description": f"{dataset} {split} split (Karpathy & Fei-Fei 2015)"}, **content}
-        with atomic_write(out_dir / f"captions_{split}.json") as f:
-            json.dump(content, f, indent=0)
-        summary[split] = (len(content["images"]), len(content["annotations"]))
-    return summary
+    return {
+        split: write_split(
+            out_dir / f"captions_{split}.json",
+            f"{dataset} {split} split (Karpathy & Fei-Fei 2015)",
+            content["images"],
+            content["annotations"],
+        )
+        for split, content in splits.items()
+    }
