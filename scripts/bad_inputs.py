@@ -76,7 +76,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", type=Path)
     args = ap.parse_args()
-    from captioner.images import display_path
+    from captioner.paths import display_path
 
     weights = ["--weights", str(args.weights)] if args.weights else []
     with tempfile.TemporaryDirectory() as tmp:

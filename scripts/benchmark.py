@@ -132,13 +132,14 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
 
-    from captioner.batch import BatchJob, run_batch
-    from captioner.captioning import Captioner, CaptionOptions
-    from captioner.checkpoint import default_weights, load_model
-    from captioner.files import iter_images
-    from captioner.images import read_tensor
-    from captioner.inference import DecodeOptions, decode
-    from captioner.runtime import onnx_available
+    from captioner.data.images import read_tensor
+    from captioner.model.checkpoint import default_weights, load_model
+    from captioner.model.decode import DecodeOptions, decode
+    from captioner.model.onnx import onnx_available
+    from captioner.photos.config import CaptionConfig, ScanOptions
+    from captioner.photos.files import iter_images
+    from captioner.photos.job import run_job
+    from captioner.photos.pipeline import Captioner
 
     weights = args.weights or default_weights()
     if weights is None:
@@ -168,17 +169,16 @@ def main() -> None:
 
     # 2. the baseline: a bare fp32 eager forward of the same encoder on decoded tensors
     bare = load_model(weights)[0].encoder.eval()
-    norm = captioner.normalize
     with torch.inference_mode():
-        baseline_rate = rate(lambda: bare(norm(chunk)), len(chunk))
+        baseline_rate = rate(lambda: bare.forward_features(chunk), len(chunk))
 
     # 3. end to end: files -> JSON Lines with captions and tags
     out = Path(tmp.name) / "captions.jsonl"
-    job = BatchJob([folder], "jsonl", out, n_best=1, tags=8)
-    copts = CaptionOptions(decode=options, batch_size=args.batch_size, workers=args.workers)
+    scan = ScanOptions(batch_size=args.batch_size, workers=args.workers)
+    config = CaptionConfig([folder], decode=options, scan=scan, fmt="jsonl", output=out, n_best=1, tags=8)
     with PeakRSS() as mem:
         t0 = time.perf_counter()
-        summary = run_batch(captioner, job, copts)
+        summary = run_job(captioner, config)
         e2e_seconds = time.perf_counter() - t0
     assert summary.total == len(paths) and summary.failed == 0, summary
     e2e_rate = len(paths) / e2e_seconds

@@ -25,7 +25,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     args = ap.parse_args()
 
-    from captioner.encoders import build_encoder
+    from captioner.model.encoder import build_encoder
 
     enc = build_encoder("efficientnet_lite0").eval()
     x = torch.randn(args.batch_size, 3, 224, 224, generator=torch.Generator().manual_seed(0))

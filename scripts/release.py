@@ -22,7 +22,7 @@ def main() -> None:
     ap.add_argument("--name", default="flickr8k-lite0", help="model name recorded in outputs and XMP")
     args = ap.parse_args()
 
-    from captioner.checkpoint import read_checkpoint, release, save_checkpoint
+    from captioner.model.checkpoint import read_checkpoint, release, save_checkpoint
 
     ckpt = read_checkpoint(args.checkpoint)
     keep = ("dataset", "decode", "train_config", "selected", "epochs_run", "init")

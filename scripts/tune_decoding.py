@@ -32,28 +32,27 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
-    from captioner.checkpoint import build_model, read_checkpoint, save_checkpoint
-    from captioner.coco import load_captions
-    from captioner.encoders import build_encoder
-    from captioner.features import FeatureCache, default_cache_dir
-    from captioner.inference import DecodeOptions, decode
-    from captioner.metrics import CiderD, corpus_bleu
-    from captioner.training_run import load_split
-    from captioner.vocab import tokenize
+    from captioner.data.coco import load_captions
+    from captioner.data.features import FeatureCache, caption_set_features, default_cache_dir
+    from captioner.evaluation.metrics import CiderD, corpus_bleu
+    from captioner.model.checkpoint import build_model, read_checkpoint, save_checkpoint
+    from captioner.model.decode import DecodeOptions, decode
+    from captioner.model.encoder import build_encoder
+    from captioner.model.vocab import tokenize
 
     ckpt = read_checkpoint(args.weights)
     model = build_model(ckpt, str(args.weights), with_encoder=False)
     refs_set = load_captions(args.captions, args.images)
     enc = build_encoder(ckpt.encoder_name)
     cache = FeatureCache(default_cache_dir(), enc.spec.name, enc.spec.image_size)
-    split = load_split(refs_set, ckpt.encoder_name, cache, workers=2, device="cpu", progress=False, encoder=enc)
-    refs = split.references()
+    features = caption_set_features(refs_set, enc, cache)
+    refs = [[tokenize(c) for c in im.captions] for im in refs_set.images]
     cider = CiderD(refs)
     rows = []
     print(f"{'beam':>4} {'alpha':>5} {'B-1':>6} {'B-2':>6} {'B-3':>6} {'B-4':>6} {'CIDEr':>6} {'words':>5}")
     for k in (int(x) for x in args.beams.split(",")):
         for a in (float(x) for x in args.alphas.split(",")):
-            caps = decode(model.decoder, split.features, ckpt.vocab, DecodeOptions(beam_size=k, length_penalty=a))
+            caps = decode(model.decoder, features, ckpt.vocab, DecodeOptions(beam_size=k, length_penalty=a))
             hyps = [tokenize(c[0].text) for c in caps]
             s = corpus_bleu(refs, hyps)
             s["cider"] = cider.corpus_score(refs, hyps)

@@ -1,0 +1,175 @@
+"""``captioner caption``: parse the options into a ``CaptionConfig``, run it, print the summary, exit."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from captioner.cli.app import main, progress_enabled
+from captioner.cli.options import ShardType, decode_flags, decode_options
+from captioner.errors import EXIT_CODES_HELP, ExitCode
+
+
+@main.command(epilog=EXIT_CODES_HELP)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), help="Model file (default: shipped).")
+@decode_flags
+@click.option("--n-best", default=1, show_default=True, type=click.IntRange(1), help="Captions kept per image.")
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1), help="Images per batch.")
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(0),
+    help="Image-decoding processes [default: 2, 0 for a single file].",
+)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "jsonl", "csv"]),
+    default="text",
+    show_default=True,
+    help="text: PATH<TAB>CAPTION; jsonl and csv add score, n-best captions and tags.",
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here (atomically) instead of stdout."
+)
+@click.option("--resume", is_flag=True, help="With -o: skip files already in OUTPUT and append the rest.")
+@click.option(
+    "--tags",
+    "n_tags",
+    default=8,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Keywords per image (from the n-best captions).",
+)
+@click.option("--xmp", is_flag=True, help="Write/merge an XMP sidecar beside each image (caption + keywords).")
+@click.option(
+    "--xmp-name",
+    type=click.Choice(["photo.xmp", "photo.jpg.xmp"]),
+    default="photo.xmp",
+    show_default=True,
+    help="Sidecar naming convention.",
+)
+@click.option(
+    "--embed",
+    is_flag=True,
+    help="Also write caption and keywords INTO the image files (JPEG, PNG, WebP: EXIF and XMP; pixels untouched).",
+)
+@click.option("--html", type=click.Path(dir_okay=False, path_type=Path), help="Write a gallery page here.")
+@click.option("--recursive/--no-recursive", default=True, show_default=True, help="Descend into sub-folders.")
+@click.option(
+    "--max-pixels", type=click.IntRange(1), default=None, help="Refuse larger images [default: Pillow's 89,478,485]."
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "torch", "onnx"]),
+    default="auto",
+    show_default=True,
+    help="Encoder runtime on the CPU; auto: ONNX Runtime for folders and several files, PyTorch for one file.",
+)
+@click.option(
+    "--shard",
+    type=ShardType(),
+    help="Caption only slice I of N (1-based) of the sorted file list, e.g. 2/4 on the second of four machines; "
+    "under torchrun it is taken from RANK/WORLD_SIZE.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
+def caption(
+    *,
+    paths,
+    weights,
+    beam_size,
+    max_length,
+    length_penalty,
+    n_best,
+    batch_size,
+    workers,
+    device,
+    fmt,
+    output,
+    resume,
+    n_tags,
+    xmp,
+    xmp_name,
+    embed,
+    html,
+    recursive,
+    max_pixels,
+    backend,
+    shard,
+    quiet,
+):
+    """Caption image files and folders (folders are searched recursively).
+
+    Prints PATH<TAB>CAPTION lines, or JSON Lines / CSV with --format. Unreadable files are reported and skipped;
+    the exit status is 1 if any failed, 130 if interrupted (run again with --resume to continue).
+
+    Example:
+
+    \b
+        captioner caption photo.jpg
+        captioner caption ~/Pictures/shoot/ --format jsonl -o captions.jsonl --xmp --resume
+    """
+    from captioner.data.images import DEFAULT_MAX_PIXELS
+    from captioner.photos.caption import caption_files
+    from captioner.photos.config import CaptionConfig, ScanOptions
+    from captioner.photos.files import env_shard, shard_output
+
+    if resume and output is None:
+        raise click.UsageError("--resume needs -o/--output: the file that says what is already done")
+    if shard is None and env_shard() is not None:  # under torchrun: one slice per process, own output files
+        shard = env_shard()
+        quiet = quiet or shard[0] > 0
+        output, html = (shard_output(p, *shard) if p is not None else None for p in (output, html))
+    decode = decode_options(beam_size, max_length, length_penalty, n_best, batch_size)
+    if n_tags:
+        decode.n_best = beam_size  # keywords pool all the beam's captions
+    single = len(paths) == 1 and paths[0].is_file()
+    scan = ScanOptions(
+        batch_size=batch_size,
+        workers=workers if workers is not None else (0 if single else 2),
+        recursive=recursive,
+        max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
+        shard=shard,
+    )
+    config = CaptionConfig(
+        list(paths),
+        weights=weights,
+        device=device,
+        backend=backend,
+        decode=decode,
+        scan=scan,
+        fmt=fmt,
+        output=output,
+        resume=resume,
+        n_best=n_best,
+        tags=n_tags,
+        xmp=xmp,
+        xmp_name=xmp_name,
+        embed=embed,
+        html=html,
+        progress=progress_enabled(quiet),
+    )
+    summary = caption_files(config, on_error=lambda m: click.echo(f"Error: {m}", err=True))
+    if not quiet or summary.failed or summary.interrupted:
+        click.echo(summary_line(summary, output), err=True)
+    if summary.interrupted:
+        click.echo("interrupted; run the same command with --resume to continue" if output else "interrupted", err=True)
+        sys.exit(ExitCode.INTERRUPTED)
+    if summary.failed:
+        sys.exit(ExitCode.FAILED)
+
+
+def summary_line(summary, output: Path | None) -> str:
+    """``captioned 4 of 5 files (1 failed, 12.0 images/s) -> out.jsonl``"""
+    extra = [
+        f"{summary.resumed} already done" if summary.resumed else "",
+        f"{summary.failed} failed" if summary.failed else "",
+        f"kept {summary.kept_descriptions} hand-written descriptions" if summary.kept_descriptions else "",
+        f"{summary.total / max(summary.seconds, 1e-9):.1f} images/s",
+    ]
+    done = f"captioned {summary.total - summary.failed} of {summary.total} files"
+    return f"{done} ({', '.join(e for e in extra if e)})" + (f" -> {output}" if output else "")

@@ -1,0 +1,58 @@
+"""``captioner caption`` as one library call: load the model, choose the encoder runtime, run the job."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from captioner.errors import CaptionerError
+from captioner.photos.config import CaptionConfig
+from captioner.photos.job import JobSummary, run_job
+
+
+def resolve_weights(weights: Path | None) -> Path:
+    """``weights``, or the shipped model; a clear error when neither exists."""
+    from captioner.model.checkpoint import default_weights
+
+    if weights is not None:
+        return weights
+    found = default_weights()
+    if found is None:
+        raise CaptionerError(
+            "no default weights are installed; train a model (captioner train ... -o model.pt) "
+            "and pass --weights model.pt"
+        )
+    return found
+
+
+def choose_backend(backend: str, single_file: bool) -> str:
+    """``auto``: ONNX Runtime for folders and several files, PyTorch for one file (no export or session cost)."""
+    from captioner.model.onnx import onnx_available
+
+    if backend == "auto":
+        return "onnx" if onnx_available() and not single_file else "torch"
+    if backend == "onnx" and not onnx_available():
+        raise CaptionerError("--backend onnx needs onnxruntime (pip install onnxruntime)")
+    return backend
+
+
+def caption_files(config: CaptionConfig, on_error: Callable[[str], None] = lambda m: None) -> JobSummary:
+    """Caption ``config.inputs`` with the model ``config.weights`` as the config says; returns what happened."""
+    from captioner.model.checkpoint import load_model
+    from captioner.model.decode import model_defaults
+    from captioner.devices import pick_device
+    from captioner.photos.pipeline import Captioner
+
+    if config.resume and config.output is None:
+        raise CaptionerError("--resume needs -o/--output: the file that says what is already done")
+    weights = resolve_weights(config.weights)
+    model, ckpt = load_model(weights)
+    single = len(config.inputs) == 1 and config.inputs[0].is_file()
+    backend = choose_backend(config.backend, single)
+    captioner = Captioner(model, ckpt.vocab, pick_device(config.device), backend)
+    config = replace(config, decode=model_defaults(config.decode, ckpt.meta))
+    summary = run_job(captioner, config, on_error, model_name=ckpt.meta.get("name", weights.stem))
+    if summary.total == 0 and summary.resumed == 0:
+        raise CaptionerError("no images found in " + ", ".join(str(p) for p in config.inputs))
+    return summary

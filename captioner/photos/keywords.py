@@ -1,0 +1,87 @@
+"""Keywords for asset libraries: the content words of an image's n-best captions, ranked by caption probability."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from captioner.model.vocab import tokenize
+
+# Function words and vague fillers that make poor keywords (our own list).
+STOP_WORDS = frozenset(
+    """
+a an the and or but of in on at to from by with without into onto over under near through across along around
+behind beside between above below up down out off about against during for as while than then there here this that
+these those it its it's is are was were be been being am has have had do does did doing can could will would
+some any each every other another one two three four five several many much more most few lot lots
+his her their them they he she him its our we you your my me i
+who whom which what where when why how very just also too not no yes
+front side top bottom middle background foreground next together back away
+something someone thing things stuff while is are
+""".split()
+)
+
+_IRREGULAR = {
+    "men": "man",
+    "women": "woman",
+    "children": "child",
+    "people": "person",
+    "feet": "foot",
+    "teeth": "tooth",
+    "mice": "mouse",
+    "geese": "goose",
+    "oxen": "ox",
+    "dice": "die",
+    "sheep": "sheep",
+    "fish": "fish",
+    "deer": "deer",
+    "knives": "knife",
+    "leaves": "leaf",
+    "wolves": "wolf",
+    "shelves": "shelf",
+    "calves": "calf",
+    "halves": "half",
+    "loaves": "loaf",
+    "lives": "life",
+    "wives": "wife",
+    "scarves": "scarf",
+}
+_NO_FOLD_ENDINGS = ("ss", "us", "is", "ous", "'s")
+
+
+def singular(word: str) -> str:
+    """Fold simple English plurals: dogs -> dog, puppies -> puppy, boxes -> box, children -> child."""
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
+    if len(word) <= 3 or not word.endswith("s") or word.endswith(_NO_FOLD_ENDINGS):
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "xes", "zes", "sses", "oes")):
+        return word[:-2]
+    return word[:-1]
+
+
+def keywords(captions: Sequence[tuple[str, float]], limit: int = 8) -> list[str]:
+    """Ranked keywords from (caption, score) pairs; a word's weight is the summed softmax weight of its captions.
+
+    Scores are log-probabilities (or length-normalised ones): better captions vote more. Ties keep first-seen order.
+    """
+    if not captions or limit <= 0:
+        return []
+    top = max(s for _, s in captions)
+    weights = [math.exp(s - top) for _, s in captions]
+    norm = sum(weights)
+    votes: dict[str, float] = {}
+    for (text, _), w in zip(captions, weights):
+        seen = set()
+        for word in tokenize(text):
+            if word in STOP_WORDS or word.isdigit() or len(word) < 2:
+                continue
+            word = singular(word)
+            if word in seen or word in STOP_WORDS:
+                continue
+            seen.add(word)
+            votes[word] = votes.get(word, 0.0) + w / norm
+    ranked = sorted(votes.items(), key=lambda kv: -kv[1])  # stable: ties keep first-seen order
+    return [w for w, _ in ranked[:limit]]

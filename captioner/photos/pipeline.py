@@ -1,0 +1,164 @@
+"""Caption image files: decode in parallel workers, encode in batches, beam search in batches, in input order.
+
+Legend: I images in a batch, S image size, P grid positions, D channels.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from captioner.data.features import worker_message
+from captioner.data.images import load_image, to_tensor
+from captioner.errors import CaptionerError
+from captioner.model.caption_model import CaptionModel
+from captioner.model.decode import Caption, DecodeOptions, decode
+from captioner.model.vocab import Vocabulary
+from captioner.paths import display_path
+from captioner.photos.config import ScanOptions
+from captioner.photos.files import iter_images, shard
+
+
+def input_images(inputs: Iterable[str | os.PathLike], scan: ScanOptions) -> Iterator[Path]:
+    """The images a run over ``inputs`` handles, in order: the walk, then this run's shard of it."""
+    paths = iter_images(inputs, scan.recursive, scan.exclude)
+    return shard(paths, *scan.shard) if scan.shard else paths
+
+
+@dataclass
+class Result:
+    """One photo through the pipeline: its n-best captions, or why it could not be read."""
+
+    path: str  # printable path (undecodable bytes escaped)
+    file: str  # the path itself, for reading and writing beside it
+    captions: list[Caption] | None = None
+    error: str | None = None
+    thumbnail: bytes | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class _DecodedBatches(torch.utils.data.IterableDataset):
+    """Batches of decoded images. Worker w of W takes batches w, w+W, ...; the loader interleaves them in order."""
+
+    def __init__(self, inputs: list[str], scan: ScanOptions, size: int, skip: frozenset[str] = frozenset()):
+        self.inputs, self.scan, self.size, self.skip = inputs, scan, size, skip
+
+    def paths(self) -> Iterator[Path]:
+        for p in input_images(self.inputs, self.scan):
+            if display_path(p) not in self.skip:
+                yield p
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        batch: list[Path] = []
+        k = 0
+        for p in self.paths():
+            batch.append(p)
+            if len(batch) == self.scan.batch_size:
+                if k % workers == worker:
+                    yield self._load(batch)
+                batch, k = [], k + 1
+        if batch and k % workers == worker:
+            yield self._load(batch)
+
+    def _load(self, paths: list[Path]) -> dict:
+        names, tensors, errors, thumbs = [], [], {}, {}
+        for i, p in enumerate(paths):
+            names.append(display_path(p))
+            try:
+                img = load_image(p, self.size, self.scan.max_pixels)
+                tensors.append(to_tensor(img, self.size))
+                if self.scan.thumbnails:
+                    from captioner.pages import thumbnail_jpeg
+
+                    thumbs[i] = thumbnail_jpeg(img)
+            except CaptionerError as e:
+                errors[i] = str(e)
+            except Exception as e:  # a decoder bug in Pillow must cost one file, not the run  # noqa: BLE001
+                errors[i] = f"{names[-1]}: cannot read image ({type(e).__name__}: {str(e)[:120]})"
+        images = torch.stack(tensors) if tensors else torch.empty(0, 3, self.size, self.size, dtype=torch.uint8)
+        return {
+            "paths": names,
+            "files": [os.fspath(p) for p in paths],
+            "images": images,
+            "errors": errors,
+            "thumbnails": thumbs,
+        }
+
+
+class Captioner:
+    """A loaded model ready to caption files; reuse one instance for many calls."""
+
+    def __init__(
+        self,
+        model: CaptionModel,
+        vocab: Vocabulary,
+        device: torch.device | str = "cpu",
+        backend: str = "torch",
+        cache_dir: str | os.PathLike | None = None,
+    ):
+        """``backend``: "torch", or "onnx" to run the encoder with ONNX Runtime (CPU only; exported on first use
+        into ``cache_dir``)."""
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.vocab = vocab
+        self.size = model.encoder.spec.image_size
+        self.onnx = None
+        if backend == "onnx" and self.device.type == "cpu":
+            from captioner.data.features import default_cache_dir
+            from captioner.model.onnx import onnx_encoder
+
+            self.onnx = onnx_encoder(model.encoder, cache_dir or default_cache_dir())
+        elif self.device.type == "cpu":
+            self.model.encoder.use_channels_last()
+
+    @property
+    def backend(self) -> str:
+        return "onnx" if self.onnx is not None else "torch"
+
+    @torch.inference_mode()
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """(I, 3, S, S) uint8 -> (I, P, D) features."""
+        if self.onnx is not None:
+            return self.onnx(images)
+        return self.model.encoder.forward_features(images.to(self.device, non_blocking=True))
+
+    def caption_tensors(
+        self, images: torch.Tensor, options: DecodeOptions, return_attention: bool = False
+    ) -> list[list[Caption]]:
+        return decode(self.model.decoder, self.features(images), self.vocab, options, return_attention)
+
+    def caption_paths(
+        self, inputs: Iterable[str | os.PathLike], scan: ScanOptions, options: DecodeOptions, skip: Iterable[str] = ()
+    ) -> Iterator[Result]:
+        """One ``Result`` per image under ``inputs``, in input order; unreadable files give an error result.
+
+        ``skip`` holds printable paths already done (for resuming), which are not read again.
+        """
+        dataset = _DecodedBatches([os.fspath(p) for p in inputs], scan, self.size, frozenset(skip))
+        workers = scan.workers
+        loader = torch.utils.data.DataLoader(
+            dataset,
+            batch_size=None,
+            num_workers=workers,
+            prefetch_factor=4 if workers else None,
+            persistent_workers=False,
+        )
+        try:
+            for batch in loader:
+                captions = iter(self.caption_tensors(batch["images"], options) if len(batch["images"]) else [])
+                for i, (name, file) in enumerate(zip(batch["paths"], batch["files"])):
+                    if i in batch["errors"]:
+                        yield Result(name, file, error=batch["errors"][i])
+                    else:
+                        yield Result(name, file, captions=next(captions), thumbnail=batch["thumbnails"].get(i))
+        except CaptionerError as e:
+            raise CaptionerError(worker_message(e)) from None
