@@ -39,9 +39,9 @@ def choose_backend(backend: str, single_file: bool) -> str:
 
 def caption_files(config: CaptionConfig, on_error: Callable[[str], None] = lambda m: None) -> JobSummary:
     """Caption ``config.inputs`` with the model ``config.weights`` as the config says; returns what happened."""
+    from captioner.devices import pick_device
     from captioner.model.checkpoint import load_model
     from captioner.model.decode import model_defaults
-    from captioner.devices import pick_device
     from captioner.photos.pipeline import Captioner
 
     if config.resume and config.output is None:
