@@ -10,6 +10,7 @@ import click
 from captioner.cli.app import main, progress_enabled
 from captioner.cli.options import ShardType, decode_flags, decode_options
 from captioner.errors import EXIT_CODES_HELP, ExitCode
+from captioner.paths import display_path
 
 
 @main.command(epilog=EXIT_CODES_HELP)
@@ -34,9 +35,18 @@ from captioner.errors import EXIT_CODES_HELP, ExitCode
     help="text: PATH<TAB>CAPTION; jsonl and csv add score, n-best captions and tags.",
 )
 @click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here (atomically) instead of stdout."
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here instead of stdout. Records reach OUTPUT.partial (synced every batch), which replaces OUTPUT "
+    "at the end: a killed run loses at most one batch.",
 )
-@click.option("--resume", is_flag=True, help="With -o: skip files already in OUTPUT and append the rest.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="With -o: continue where an interrupted or killed run stopped; files already captioned are skipped, files "
+    "that failed are tried again.",
+)
 @click.option(
     "--tags",
     "n_tags",
@@ -48,15 +58,23 @@ from captioner.errors import EXIT_CODES_HELP, ExitCode
 @click.option("--xmp", is_flag=True, help="Write/merge an XMP sidecar beside each image (caption + keywords).")
 @click.option(
     "--xmp-name",
-    type=click.Choice(["photo.xmp", "photo.jpg.xmp"]),
-    default="photo.xmp",
+    type=click.Choice(["photo.jpg.xmp", "photo.xmp"]),
+    default="photo.jpg.xmp",
     show_default=True,
-    help="Sidecar naming convention.",
+    help="Sidecar naming: photo.jpg.xmp (darktable, digiKam, Immich) or photo.xmp (Lightroom, Capture One; refused "
+    "where two photos share a name stem). An existing sidecar of either name is used.",
 )
 @click.option(
     "--embed",
     is_flag=True,
-    help="Also write caption and keywords INTO the image files (JPEG, PNG, WebP: EXIF and XMP; pixels untouched).",
+    help="Also write caption and keywords INTO the image files (JPEG, PNG, WebP: EXIF, IPTC and XMP; image data "
+    "untouched).",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="DANGEROUS: with --xmp/--embed, replace descriptions written by hand (EXIF, IPTC, XMP) with the machine "
+    "caption; the hand-written text is lost. Without it they are always kept. Keywords are never removed.",
 )
 @click.option("--html", type=click.Path(dir_okay=False, path_type=Path), help="Write a gallery page here.")
 @click.option("--recursive/--no-recursive", default=True, show_default=True, help="Descend into sub-folders.")
@@ -95,6 +113,7 @@ def caption(
     xmp,
     xmp_name,
     embed,
+    overwrite,
     html,
     recursive,
     max_pixels,
@@ -120,6 +139,8 @@ def caption(
 
     if resume and output is None:
         raise click.UsageError("--resume needs -o/--output: the file that says what is already done")
+    if overwrite and not (xmp or embed):
+        raise click.UsageError("--overwrite needs --xmp or --embed: it is about the descriptions in photo metadata")
     if shard is None and env_shard() is not None:  # under torchrun: one slice per process, own output files
         shard = env_shard()
         quiet = quiet or shard[0] > 0
@@ -150,6 +171,7 @@ def caption(
         xmp=xmp,
         xmp_name=xmp_name,
         embed=embed,
+        overwrite=overwrite,
         html=html,
         progress=progress_enabled(quiet),
     )
@@ -169,7 +191,8 @@ def summary_line(summary, output: Path | None) -> str:
         f"{summary.resumed} already done" if summary.resumed else "",
         f"{summary.failed} failed" if summary.failed else "",
         f"kept {summary.kept_descriptions} hand-written descriptions" if summary.kept_descriptions else "",
+        f"metadata already up to date in {summary.unchanged}" if summary.unchanged else "",
         f"{summary.total / max(summary.seconds, 1e-9):.1f} images/s",
     ]
     done = f"captioned {summary.total - summary.failed} of {summary.total} files"
-    return f"{done} ({', '.join(e for e in extra if e)})" + (f" -> {output}" if output else "")
+    return f"{done} ({', '.join(e for e in extra if e)})" + (f" -> {display_path(output)}" if output else "")

@@ -34,8 +34,47 @@ def model_defaults(options: DecodeOptions, meta: dict) -> DecodeOptions:
 @dataclass
 class Caption:
     text: str
-    score: float
+    score: float  # the beam score (length-normalised log-probability)
     hypothesis: Hypothesis
+
+
+@dataclass
+class Guidance:
+    """Per-image steering of the search, from what the classifier saw (built by ``captioner.labels.guide``).
+
+    Images with constraints are decoded by constrained beam search; each image's captions are then ranked by their
+    beam score plus the ``bonus`` of every constraint they meet, so a caption that names what the classifier is
+    sure of wins unless the language model finds it much less likely.
+    """
+
+    constraints: torch.Tensor  # (N, V) long bit masks: bit c of [n, w] says word w meets constraint c of image n
+    bonus: torch.Tensor  # (N, C) what meeting constraint c of image n adds to a caption's score
+    bias: torch.Tensor | None = None  # (N, V) added to every step's log-probabilities (-inf: never say the word)
+
+    def wanted(self) -> list[int]:
+        """Per image, the bit mask of all its constraints."""
+        masks = torch.zeros(self.constraints.size(0), dtype=torch.long)
+        for c in range(self.bonus.size(1)):
+            masks |= ((self.constraints >> c) & 1).any(1).long() << c
+        return masks.tolist()
+
+    def met(self, n: int, tokens: list[int]) -> int:
+        """The bit mask of image ``n``'s constraints that ``tokens`` meet."""
+        mask = 0
+        for t in tokens:
+            mask |= int(self.constraints[n, t])
+        return mask
+
+    def rows(self, index: torch.Tensor) -> Guidance:
+        return Guidance(self.constraints[index], self.bonus[index], None if self.bias is None else self.bias[index])
+
+    def ranked(self, n: int, hyps: list[Hypothesis], n_best: int) -> list[Hypothesis]:
+        """Image ``n``'s hypotheses by score plus the bonus of the constraints each one meets, best first."""
+
+        def key(h: Hypothesis) -> float:
+            return h.score + sum(float(self.bonus[n, c]) for c in range(self.bonus.size(1)) if h.satisfied >> c & 1)
+
+        return sorted(hyps, key=key, reverse=True)[:n_best]
 
 
 def decode(
@@ -44,9 +83,9 @@ def decode(
     vocab: Vocabulary,
     options: DecodeOptions,
     return_attention: bool = False,
+    guidance: Guidance | None = None,
 ) -> list[list[Caption]]:
     """The n-best captions of each image in ``features`` (N, P, D) or (N, D, H, W), best first."""
-    banned = (vocab.pad, vocab.start, vocab.unk)
     out: list[list[Caption]] = []
     param = next(decoder.parameters())
     was_training = decoder.training
@@ -54,20 +93,41 @@ def decode(
     try:
         for i in range(0, features.size(0), options.batch_size):
             chunk = features[i : i + options.batch_size].to(param.device, param.dtype)
-            hyps = beam_search(
-                decoder,
-                chunk,
-                vocab.start,
-                vocab.end,
-                beam_size=options.beam_size,
-                max_length=options.max_length,
-                alpha=options.length_penalty or 0.0,
-                n_best=options.n_best,
-                banned=banned,
-                return_attention=return_attention,
-                min_length=options.min_length,
-            )
+            g = guidance.rows(torch.arange(i, i + chunk.size(0))) if guidance is not None else None
+            hyps = _search(decoder, chunk, vocab, options, return_attention, g)
             out.extend([Caption(vocab.decode(h.tokens), h.score, h) for h in image] for image in hyps)
     finally:
         decoder.train(was_training)
     return out
+
+
+def _search(decoder, features, vocab, options, return_attention, guidance) -> list[list[Hypothesis]]:
+    """One chunk: plain beam search; then, for the images whose best caption misses a constraint, constrained search,
+    the plain and constrained captions ranked together (an image whose caption already agrees keeps it as is)."""
+    search = {
+        "beam_size": options.beam_size,
+        "max_length": options.max_length,
+        "alpha": options.length_penalty or 0.0,
+        "n_best": options.n_best,
+        "banned": (vocab.pad, vocab.start, vocab.unk),
+        "return_attention": return_attention,
+        "min_length": options.min_length,
+    }
+    bias = guidance.bias if guidance is not None else None
+    results = beam_search(decoder, features, vocab.start, vocab.end, **search, bias=bias)
+    if guidance is None:
+        return results
+    wanted = guidance.wanted()  # (b,) the constraint bits each image has
+    for n, hyps in enumerate(results):
+        for h in hyps:
+            h.satisfied = guidance.met(n, h.tokens)
+    missing = [n for n, hyps in enumerate(results) if wanted[n] and hyps and hyps[0].satisfied != wanted[n]]
+    if missing:
+        group = torch.tensor(missing)
+        g = guidance.rows(group)
+        more = beam_search(
+            decoder, features[group], vocab.start, vocab.end, **search, constraints=g.constraints, bias=g.bias
+        )
+        for j, n in enumerate(missing):
+            results[n] = g.ranked(j, results[n] + [h for h in more[j] if h.satisfied], options.n_best)
+    return results

@@ -8,7 +8,7 @@ from pathlib import Path
 from captioner.data.images import DEFAULT_MAX_PIXELS
 from captioner.model.decode import DecodeOptions
 
-XMP_NAMES = ("photo.xmp", "photo.jpg.xmp")
+XMP_NAMES = ("photo.jpg.xmp", "photo.xmp")  # sidecar namings, default first (metadata.SIDECAR_NAMINGS)
 
 
 @dataclass
@@ -36,11 +36,12 @@ class CaptionConfig:
     scan: ScanOptions = field(default_factory=ScanOptions)
     fmt: str = "text"  # text | jsonl | csv
     output: Path | None = None  # None: standard output
-    resume: bool = False
+    resume: bool = False  # continue the output's journal, or the output; files that failed are tried again
     n_best: int = 1  # captions per image in the output
     tags: int = 8  # keywords per image (0: none)
     xmp: bool = False
-    xmp_name: str = "photo.xmp"  # or "photo.jpg.xmp"
+    xmp_name: str = "photo.jpg.xmp"  # or "photo.xmp" (Lightroom, Capture One)
     embed: bool = False
+    overwrite: bool = False  # replace hand-written descriptions too (--overwrite; they are lost)
     html: Path | None = None
     progress: bool = False

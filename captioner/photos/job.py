@@ -1,34 +1,42 @@
-"""A captioning run over many files: outputs, keywords, XMP sidecars, embedding, resume, gallery, Ctrl-C.
+"""A captioning run over many files: outputs, keywords, photo metadata, resume, gallery, Ctrl-C.
 
 Everything ``captioner caption`` does beyond decoding lives here, so it can be used and tested without the CLI.
+With ``-o`` the records go through a journal (``photos/journal.py``): a killed run loses at most one batch and
+``--resume`` continues it; files that failed are tried again (``photos/records.py`` says how readers then pick one
+record per path).
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import IO
 
-from captioner.atomic import atomic_write
 from captioner.errors import CaptionerError
-from captioner.paths import display_path
+from captioner.model.decode import Caption
+from captioner.paths import display_path, record_path
 from captioner.photos.config import CaptionConfig
+from captioner.photos.journal import Journal
 from captioner.photos.keywords import keywords
+from captioner.photos.metadata import MetadataUpdate, WriteResult, embed, write_sidecar
 from captioner.photos.pipeline import Captioner, Result, input_images
-from captioner.photos.records import CaptionRecord, read_records, record_writer
+from captioner.photos.records import CaptionRecord, latest, record_stream, record_writer
 
 
 @dataclass
 class JobSummary:
     total: int = 0  # files handled in this run
     failed: int = 0
-    resumed: int = 0  # files already in the output, skipped
-    kept_descriptions: int = 0  # hand-written descriptions left in place
+    resumed: int = 0  # files already captioned in the output, skipped
+    kept_descriptions: int = 0  # files whose hand-written description was left in place
+    unchanged: int = 0  # files whose metadata already said exactly this (nothing written)
     interrupted: bool = False
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -39,30 +47,75 @@ class JobSummary:
         on_error(message)
 
 
+def word_probability(caption: Caption) -> float:
+    """A caption's probability per word: exp(log-probability / tokens), ``<end>`` counted; the geometric mean."""
+    tokens = len(caption.hypothesis.tokens) + caption.hypothesis.finished
+    return math.exp(caption.hypothesis.logprob / max(tokens, 1))
+
+
 def to_record(result: Result, tags: list[str] | None, n_best: int) -> CaptionRecord:
     """The record of one pipeline result: best caption, score, ``n_best`` captions, keywords; or the error."""
+    path = record_path(result.file)
     if not result.ok:
-        return CaptionRecord(result.path, error=result.error)
+        return CaptionRecord(path, error=result.error)
     captions = result.captions[:n_best]
     best = captions[0] if captions else None
     return CaptionRecord(
-        result.path,
+        path,
         best.text if best else "",
         round(best.score, 4) if best else None,
         [{"caption": c.text, "score": round(c.score, 4)} for c in captions],
         tags,
+        word_probability=round(word_probability(best), 4) if best else None,
     )
 
 
-def resume_state(output: str | os.PathLike, fmt: str) -> list[CaptionRecord]:
-    """The records already in ``output`` (for --resume); a line cut off by a kill is removed from the file first."""
-    if not os.path.exists(output) or os.path.getsize(output) == 0:
-        return []
-    found = read_records(output, fmt)
-    if found.cut:
-        with open(output, "r+b") as f:
-            f.truncate(found.size)
-    return found.records
+def metadata_update(result: Result, tags: list[str] | None, config: CaptionConfig, model_name: str) -> MetadataUpdate:
+    """What goes into the photo's metadata for ``result``: caption, keywords, category paths, score, confidence.
+
+    The one place that chooses it. Today: the best caption, its keywords and beam score. ImageNet label keywords,
+    hierarchical keywords ("animal/mammal/cat") and a calibrated confidence belong here too.
+    """
+    best = result.captions[0]
+    return MetadataUpdate(
+        best.text,
+        keywords=tuple(tags or ()),
+        hierarchical=(),
+        model=model_name,
+        score=best.score,
+        confidence=None,
+        overwrite=config.overwrite,
+    )
+
+
+@dataclass
+class MetadataOutcome:
+    kept_description: bool = False  # a hand-written description was left in place
+    changed: bool = False  # some file was written
+    errors: list[str] = field(default_factory=list)
+
+
+def write_metadata(photo: Path, update: MetadataUpdate, config: CaptionConfig) -> MetadataOutcome:
+    """The sidecar (``--xmp``) and the embedded metadata (``--embed``) of ``photo``; a failure of one is reported
+    and the other still written."""
+    writes: list[Callable[[], WriteResult]] = []
+    if config.xmp:
+        writes.append(lambda: write_sidecar(photo, update, config.xmp_name))
+    if config.embed:
+        writes.append(lambda: embed(photo, update))
+    outcome = MetadataOutcome()
+    for write in writes:
+        try:
+            done = write()
+        except CaptionerError as e:
+            outcome.errors.append(str(e))
+            continue
+        except Exception as e:  # a bug in exiv2 must cost one file, not the run  # noqa: BLE001
+            outcome.errors.append(f"{display_path(photo)}: metadata not written ({type(e).__name__}: {str(e)[:120]})")
+            continue
+        outcome.kept_description |= done.kept_description
+        outcome.changed |= done.changed
+    return outcome
 
 
 @contextlib.contextmanager
@@ -82,24 +135,38 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 class _Outputs:
-    """Where a run's records go: the output file or stdout, and the gallery's records and thumbnails."""
+    """Where a run's records go: the journal of the output file, or stdout; and the gallery's records and thumbnails."""
 
-    def __init__(self, stack: contextlib.ExitStack, config: CaptionConfig, old: list[CaptionRecord], stdout):
-        if config.output is None:
-            self.stream = stdout or sys.stdout
-        elif config.resume:
-            self.stream = stack.enter_context(open(config.output, "a", encoding="utf-8", newline=""))
+    def __init__(self, stack: contextlib.ExitStack, config: CaptionConfig, stdout: IO[str] | None):
+        self.journal: Journal | None = None
+        self.batch = config.scan.batch_size
+        self.count = 0
+        if config.output is not None:
+            self.journal = Journal(config.output, config.fmt, config.resume)
+            stack.callback(self.journal.close)
+            self.old = latest(self.journal.records)
         else:
-            self.stream = stack.enter_context(atomic_write(config.output))
-        self.writer = record_writer(self.stream, config.fmt, header=not (config.resume and old))
-        self.gallery: list[CaptionRecord] | None = list(old) if config.html is not None else None
+            self.old = {}
+            stream = stdout or sys.stdout
+            if hasattr(stream, "buffer"):  # file-name bytes that are not UTF-8 go out as they are
+                stream.flush()
+                stream = stack.enter_context(record_stream(stream.buffer))
+            self.stream = stream
+            self.writer = record_writer(stream, config.fmt)
+        self.gallery: dict[str, CaptionRecord] | None = dict(self.old) if config.html is not None else None
         self.thumbs: dict[str, bytes] = {}
 
     def add(self, record: CaptionRecord, thumbnail: bytes | None) -> None:
-        self.writer.write(record)
-        self.stream.flush()
+        if self.journal is not None:
+            self.journal.write(record)
+            self.count += 1
+            if self.count % self.batch == 0:
+                self.journal.sync()
+        else:
+            self.writer.write(record)
+            self.stream.flush()
         if self.gallery is not None:
-            self.gallery.append(record)
+            self.gallery[record.path] = record
             if thumbnail:
                 self.thumbs[record.path] = thumbnail
 
@@ -114,23 +181,20 @@ def run_job(
     """Caption every image under ``config.inputs`` and write the results where the config says."""
     from tqdm import tqdm
 
+    if config.resume and config.output is None:
+        raise CaptionerError("--resume needs -o/--output: the file that says what is already done")
     summary = JobSummary()
     t0 = time.perf_counter()
-    old: list[CaptionRecord] = []
-    if config.resume:
-        if config.output is None:
-            raise CaptionerError("--resume needs -o/--output: the file that says what is already done")
-        old = resume_state(config.output, config.fmt)
-        summary.resumed = len({r.path for r in old})
-    done = {r.path for r in old}
     exclude = tuple(os.fspath(p) for p in (config.output, config.html) if p is not None)
     scan = replace(config.scan, exclude=config.scan.exclude + exclude, thumbnails=config.html is not None)
-    total = (
-        sum(1 for p in input_images(config.inputs, scan) if display_path(p) not in done) if config.progress else None
-    )
 
     with contextlib.ExitStack() as stack:
-        outputs = _Outputs(stack, config, old, stdout)
+        outputs = _Outputs(stack, config, stdout)
+        done = {display_path(p) for p, r in outputs.old.items() if r.ok}  # files that failed are tried again
+        summary.resumed = len(done)
+        total = None
+        if config.progress:
+            total = sum(1 for p in input_images(config.inputs, scan) if display_path(p) not in done)
         bar = stack.enter_context(
             tqdm(total=total, unit="img", desc="captioning", file=sys.stderr, dynamic_ncols=True, disable=not total)
         )
@@ -138,23 +202,30 @@ def run_job(
         try:
             for result in captioner.caption_paths(config.inputs, scan, config.decode, skip=done):
                 summary.total += 1
-                tags = None
-                if result.ok:
-                    tags = _tags(result, config.tags)
-                    _write_metadata(result, tags, config, model_name, summary, on_error)
-                else:
-                    summary.fail(result.error, on_error)
-                outputs.add(to_record(result, tags, config.n_best), result.thumbnail)
+                tags = _tags(result, config.tags) if result.ok else None
+                record = to_record(result, tags, config.n_best)
+                if result.ok and (config.xmp or config.embed):
+                    update = metadata_update(result, tags, config, model_name)
+                    outcome = write_metadata(Path(result.file), update, config)
+                    summary.kept_descriptions += outcome.kept_description
+                    summary.unchanged += not (outcome.changed or outcome.errors)
+                    if outcome.errors:  # not done: --resume tries it again
+                        record = replace(record, error="; ".join(outcome.errors))
+                if not record.ok:
+                    summary.fail(record.error, on_error)
+                outputs.add(record, result.thumbnail)  # after the metadata: a record means all is done
                 bar.update()
                 if summary.failed:
                     bar.set_postfix(failed=summary.failed)
         except KeyboardInterrupt:
-            summary.interrupted = True  # leave the with-block normally: what is done gets written
+            summary.interrupted = True  # leave the loop normally: what is done becomes the output
+        if outputs.journal is not None:
+            outputs.journal.finish()
     if config.html is not None:
         from captioner.photos.gallery import write_gallery
 
-        title = f"captioner: {', '.join(str(p) for p in config.inputs)}"
-        write_gallery(config.html, outputs.gallery, outputs.thumbs, title=title)
+        title = f"captioner: {', '.join(display_path(p) for p in config.inputs)}"
+        write_gallery(config.html, outputs.gallery.values(), outputs.thumbs, title=title)
     summary.seconds = time.perf_counter() - t0
     return summary
 
@@ -163,32 +234,3 @@ def _tags(result: Result, limit: int) -> list[str] | None:
     if limit <= 0:
         return None
     return keywords([(c.text, c.hypothesis.logprob) for c in result.captions], limit)
-
-
-def _write_metadata(
-    result: Result,
-    tags: list[str] | None,
-    config: CaptionConfig,
-    model_name: str,
-    summary: JobSummary,
-    on_error: Callable[[str], None],
-) -> None:
-    """Sidecar and/or embedded metadata, before the result line, so a line in the output means all is done."""
-    if not (config.xmp or config.embed):
-        return
-    best = result.captions[0]
-    try:
-        if config.xmp:
-            from captioner.photos.sidecar import write_sidecar
-
-            summary.kept_descriptions += write_sidecar(
-                result.file, best.text, tags or [], model_name, score=best.score, style=config.xmp_name
-            )
-        if config.embed:
-            from captioner.photos.embed import embed_caption
-
-            summary.kept_descriptions += embed_caption(
-                result.file, best.text, tags or [], model_name, best.score
-            ).kept_description
-    except CaptionerError as e:
-        summary.fail(str(e), on_error)

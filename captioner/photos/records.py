@@ -2,20 +2,35 @@
 
 A record is what ``captioner caption`` writes per file (and what ``--resume``, ``merge``, ``score --predictions`` and
 the gallery read back): the path, the best caption and its score, the n-best captions and keywords, or an error.
+
+**Paths** are spelled losslessly (``captioner.paths.record_path``): a file name that is valid UTF-8 as it is, the
+bytes of one that is not as surrogate escapes (U+DC80..U+DCFF, as ``os.fsdecode`` gives them), so that
+``os.fsencode(record.path)`` names the file again. On disk, JSON Lines writes such a character as the JSON escape
+``\\udcXX`` (the file stays valid UTF-8, ``json.loads`` gives the character back; tools that insist on valid Unicode
+show U+FFFD). Text and CSV have no escape syntax, so they carry the name's own bytes, as ``ls`` and ``find`` print
+them: they are written and read as UTF-8 with ``errors="surrogateescape"`` (``record_stream``), and are valid UTF-8
+whenever every file name is.
+
+**One record per path.** A run writes each file once, but ``--resume`` tries again the files that failed and appends
+their new record after the old error record (the output is append-only while a run works), and ``merge`` may find a
+path in several inputs. Every reader resolves this by one rule (``latest``): a path's last caption record wins; an
+error record counts only when the path has no caption record. A finished ``--resume`` run and ``merge`` write one
+record per path.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
-import json
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
 from captioner.errors import CaptionerError
-from captioner.jsonl import complete_lines, iter_jsonl
+from captioner.jsonl import complete_lines, iter_jsonl, json_line
 
 FORMATS = ("text", "jsonl", "csv")
 CSV_FIELDS = ["path", "caption", "score", "tags", "error"]
@@ -25,12 +40,13 @@ CSV_FIELDS = ["path", "caption", "score", "tags", "error"]
 class CaptionRecord:
     """One file's result: caption, score and n-best captions (and keywords), or an error."""
 
-    path: str  # printable path
-    caption: str = ""
+    path: str  # lossless path (``captioner.paths.record_path``)
+    caption: str = ""  # an error record keeps the caption when only writing the photo's metadata failed
     score: float | None = None  # the best caption's beam score
     captions: list[dict] = field(default_factory=list)  # n-best: [{"caption": str, "score": float}, ...]
     tags: list[str] | None = None  # keywords; None when not asked for
     error: str | None = None
+    word_probability: float | None = None  # the best caption's probability per word (geometric mean), 0..1
 
     @property
     def ok(self) -> bool:
@@ -39,8 +55,11 @@ class CaptionRecord:
     def to_json(self) -> dict:
         """The JSON Lines object: path, caption, score, captions (and tags), or path and error."""
         if self.error is not None:
-            return {"path": self.path, "error": self.error}
-        record = {"path": self.path, "caption": self.caption, "score": self.score, "captions": self.captions}
+            return {"path": self.path, **({"caption": self.caption} if self.caption else {}), "error": self.error}
+        record = {"path": self.path, "caption": self.caption, "score": self.score}
+        if self.word_probability is not None:
+            record["word_probability"] = self.word_probability
+        record["captions"] = self.captions
         if self.tags is not None:
             record["tags"] = self.tags
         return record
@@ -56,7 +75,18 @@ class CaptionRecord:
             list(obj.get("captions") or []),
             obj.get("tags"),
             obj.get("error"),
+            obj.get("word_probability"),
         )
+
+
+def latest(records: Iterable[CaptionRecord]) -> dict[str, CaptionRecord]:
+    """One record per path, in the order paths first appear: the last caption record, else the last error record."""
+    out: dict[str, CaptionRecord] = {}
+    for record in records:
+        old = out.get(record.path)
+        if old is None or record.ok or not old.ok:
+            out[record.path] = record
+    return out
 
 
 # -- writers -------------------------------------------------------------------------------------------------------
@@ -78,13 +108,13 @@ class TextWriter:
 
 
 class JsonlWriter:
-    """One JSON object per line, non-ASCII characters kept as they are."""
+    """One JSON object per line, non-ASCII characters kept as they are (``captioner.jsonl.json_line``)."""
 
     def __init__(self, stream: IO[str], header: bool = True):
         self.stream = stream
 
     def write(self, record: CaptionRecord) -> None:
-        self.stream.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+        self.stream.write(json_line(record.to_json()))
 
 
 class CsvWriter:
@@ -99,7 +129,7 @@ class CsvWriter:
         self.csv.writerow(
             {
                 "path": record.path,
-                "caption": record.caption if record.ok else "",
+                "caption": record.caption,
                 "score": record.score if record.ok and record.score is not None else "",
                 "tags": ";".join(record.tags or []),
                 "error": record.error or "",
@@ -111,10 +141,27 @@ _WRITERS = {"text": TextWriter, "jsonl": JsonlWriter, "csv": CsvWriter}
 
 
 def record_writer(stream: IO[str], fmt: str, header: bool = True) -> RecordWriter:
-    """The writer of format ``fmt`` (text, jsonl or csv) on ``stream``; ``header`` is False when appending."""
+    """The writer of format ``fmt`` (text, jsonl or csv) on ``stream``; ``header`` is False when appending.
+
+    ``stream`` must take what the formats write (see the module's notes on paths): open it with ``record_stream``.
+    """
     if fmt not in _WRITERS:
         raise ValueError(f"unknown format {fmt!r}")
     return _WRITERS[fmt](stream, header)
+
+
+@contextlib.contextmanager
+def record_stream(binary: IO[bytes]) -> Iterator[IO[str]]:
+    """A text stream over ``binary`` for record writers: UTF-8, file-name bytes that are not UTF-8 kept as bytes.
+
+    On leaving, the text is flushed and ``binary`` is left open.
+    """
+    stream = io.TextIOWrapper(binary, encoding="utf-8", errors="surrogateescape", newline="", write_through=True)
+    try:
+        yield stream
+    finally:
+        stream.flush()
+        stream.detach()
 
 
 # -- the reader ----------------------------------------------------------------------------------------------------
@@ -127,7 +174,7 @@ def format_of(path: str | os.PathLike) -> str:
 
 @dataclass
 class RecordFile:
-    records: list[CaptionRecord]
+    records: list[CaptionRecord]  # every record, in file order (``latest`` gives one per path)
     cut: bool  # the last line was cut off (a killed run) and skipped
     size: int  # bytes of the complete lines
 
@@ -138,7 +185,7 @@ def parse_records(text: str, fmt: str, source: str | os.PathLike) -> list[Captio
         return [CaptionRecord.from_json(obj, f"{source}:{n}") for n, obj in iter_jsonl(text, source)]
     if fmt == "csv":
         records = []
-        for row in csv.DictReader(io.StringIO(text)):
+        for row in csv.DictReader(io.StringIO(text, newline="")):
             if not isinstance(row.get("path"), str):
                 raise CaptionerError(f"{source}: not a captioner CSV file (no 'path' column)")
             score = float(row["score"]) if row.get("score") else None
@@ -147,7 +194,16 @@ def parse_records(text: str, fmt: str, source: str | os.PathLike) -> list[Captio
                 CaptionRecord(row["path"], row.get("caption") or "", score, [], tags, row.get("error") or None)
             )
         return records
-    return [CaptionRecord(p, c) for p, _, c in (line.partition("\t") for line in text.splitlines())]
+    lines = (line.partition("\t") for line in text.split("\n") if line)
+    return [CaptionRecord(p, c.removesuffix("\r")) for p, _, c in lines]
+
+
+def decode_records(data: bytes, fmt: str, source: str | os.PathLike) -> str:
+    """The text of an output file: JSON Lines must be UTF-8; text and CSV may hold file names' own bytes."""
+    try:
+        return data.decode("utf-8") if fmt == "jsonl" else data.decode("utf-8", "surrogateescape")
+    except UnicodeDecodeError as e:
+        raise CaptionerError(f"{source}: not UTF-8 text (byte {e.start})") from None
 
 
 def read_records(path: str | os.PathLike, fmt: str | None = None) -> RecordFile:
@@ -157,8 +213,5 @@ def read_records(path: str | os.PathLike, fmt: str | None = None) -> RecordFile:
     except OSError as e:
         raise CaptionerError(f"{path}: cannot read ({e.strerror or e})") from None
     data, cut = complete_lines(data)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise CaptionerError(f"{path}: not UTF-8 text") from None
-    return RecordFile(parse_records(text, fmt or format_of(path), path), cut, len(data))
+    fmt = fmt or format_of(path)
+    return RecordFile(parse_records(decode_records(data, fmt, path), fmt, path), cut, len(data))

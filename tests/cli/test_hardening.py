@@ -74,11 +74,12 @@ def test_bad_input_matrix_in_one_folder(trained, tmp_path):
     )
     assert result.exit_code == 1
     records = {os.path.basename(r["path"]): r for r in map(json.loads, out.read_text().splitlines())}
-    ok = {"good.jpg", "cmyk.jpg", "la.png", "deep16.png", "anim.gif", "strip.png", "dot.png", "caf\\xe9.jpg"}
+    ok = {"good.jpg", "cmyk.jpg", "la.png", "deep16.png", "anim.gif", "strip.png", "dot.png", name}
     failed = {"zero.jpg", "truncated.jpg", "text.jpg", "page.png", "bomb.png", "broken.jpg", "loop.jpg"}
     assert set(records) == ok | failed
     for n in ok:
         assert records[n].get("caption"), records[n]
+        assert os.path.isfile(os.fsencode(records[n]["path"]))  # the record's path names the file, byte for byte
     for n in failed:
         assert "\n" not in records[n]["error"] and n in records[n]["error"]
     assert "7 failed" in result.stderr

@@ -160,3 +160,49 @@ def test_any_logits_give_valid_sorted_hypotheses(seed, beam, max_length, alpha, 
             assert math.isfinite(h.score)
             n = len(h.tokens) + int(h.finished)
             assert h.score == pytest.approx(h.logprob / length_penalty(n, alpha), rel=1e-5, abs=1e-5)
+
+
+def satisfied(seq, sets):
+    return sum(1 << c for c, words in enumerate(sets) if set(seq) & set(words))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_exhaustive_constrained_search_equals_brute_force_per_bank(seed):
+    """Each bank holds the best sequences that meet exactly its constraints (Anderson et al.'s CBS), exactly."""
+    vocab, max_length, alpha = 6, 3, 0.7
+    sets = [[2], [3, 4]]  # constraint 0: word 2; constraint 1: word 3 or word 4
+    dec = ToyDecoder(vocab, seed=seed)
+    feats = torch.randn(2, 8, generator=torch.Generator().manual_seed(seed + 7))
+    bits = torch.zeros(2, vocab, dtype=torch.long)
+    for c, words in enumerate(sets):
+        bits[0, words] |= 1 << c  # image 0 is constrained, image 1 is not
+    k = (vocab - 2) ** max_length
+    results = beam_search(
+        dec, feats, START, END, beam_size=k, max_length=max_length, alpha=alpha, n_best=3, constraints=bits
+    )
+    truth = brute_force(dec, feats[0], vocab, max_length, alpha)
+    for bank in range(4):
+        want = [s for s in truth if satisfied(s[1], sets) == bank][:3]
+        got = [h for h in results[0] if h.satisfied == bank]
+        assert [h.tokens for h in got] == [s[1] for s in want]
+        assert all(h.score == pytest.approx(s[0], abs=1e-5) for h, s in zip(got, want))
+    assert [h.score for h in results[0]] == sorted((h.score for h in results[0]), reverse=True)
+    plain = beam_search(dec, feats[1:], START, END, beam_size=k, max_length=max_length, alpha=alpha, n_best=3)[0]
+    assert [h.tokens for h in results[1]] == [h.tokens for h in plain]  # no constraints: the plain search
+    assert all(h.satisfied == 0 for h in results[1])
+
+
+def test_constrained_search_with_a_small_beam_meets_the_constraint_and_keeps_attention():
+    dec = ToyDecoder(6, seed=3)
+    feats = torch.randn(4, 8, generator=torch.Generator().manual_seed(3))
+    bits = torch.zeros(4, 6, dtype=torch.long)
+    bits[:, 5] = 1  # every image must say word 5 in bank 1
+    results = beam_search(
+        dec, feats, START, END, beam_size=2, max_length=6, n_best=2, constraints=bits, return_attention=True
+    )
+    for hyps in results:
+        met = [h for h in hyps if h.satisfied == 1]
+        assert met and all(5 in h.tokens for h in met)
+        assert all(5 not in h.tokens for h in hyps if h.satisfied == 0)
+        for h in hyps:
+            assert h.attention.shape[0] == len(h.tokens) + h.finished
