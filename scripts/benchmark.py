@@ -160,7 +160,10 @@ def main() -> None:
     t0 = time.perf_counter()
     tensors = torch.stack([read_tensor(p, size) for p in sample])
     decode_rate = len(sample) / (time.perf_counter() - t0)
-    captioner = Captioner(model, ckpt.vocab, "cpu", backend)
+    from captioner.labels.describe import Describer
+    from captioner.model.checkpoint import read_checkpoint
+
+    captioner = Captioner(Describer(read_checkpoint(weights)), "cpu", backend)
     chunk = tensors[: args.batch_size]
     encode_rate = rate(lambda: captioner.features(chunk), len(chunk))
     feats = captioner.features(chunk)

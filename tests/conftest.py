@@ -41,6 +41,60 @@ def make_dataset(tmp_path: Path) -> dict:
     return {"root": tmp_path, "images": images, "train": split("train", 0, 12), "val": split("val", 12, 6)}
 
 
+def coco_items(path: Path) -> list[tuple[str, list[str]]]:
+    """(file name, captions) of a COCO caption file, in its order."""
+    data = json.loads(Path(path).read_text())
+    caps: dict = {}
+    for a in data["annotations"]:
+        caps.setdefault(a["image_id"], []).append(a["caption"])
+    return [(im["file_name"], caps[im["id"]]) for im in data["images"]]
+
+
+def make_formats(data: dict, out: Path) -> dict[str, tuple[Path, Path | None]]:
+    """The training split of ``make_dataset`` in every format ``train`` reads: {format: (source, image folder)}.
+
+    Tables name the photos in ``data["images"]``; the imagefolder and sidecar folders hold their own copies.
+    """
+    import csv
+    import shutil
+
+    items = coco_items(data["train"])
+    out.mkdir(parents=True, exist_ok=True)
+    for name, delimiter in (("train.csv", ","), ("train.tsv", "\t")):
+        with open(out / name, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f, delimiter=delimiter)
+            w.writerow(["image", "caption"] if delimiter == "," else ["file_name", "text"])
+            w.writerows((fn, c) for fn, caps in items for c in caps)
+    with open(out / "train.jsonl", "w", encoding="utf-8") as f:
+        for fn, caps in items:  # one line per photo, all its captions in a list
+            f.write(json.dumps({"file_name": fn, "captions": caps}) + "\n")
+    hf, sidecar = out / "hf", out / "sidecar"
+    (hf / "part").mkdir(parents=True)
+    sidecar.mkdir()
+    half = len(items) // 2
+    with open(hf / "metadata.jsonl", "w", encoding="utf-8") as f:
+        for fn, caps in items[:half]:
+            shutil.copy(data["images"] / fn, hf / fn)
+            f.writelines(json.dumps({"file_name": fn, "text": c}) + "\n" for c in caps)
+    with open(hf / "part" / "metadata.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)  # a second metadata file in a subfolder, names relative to it
+        w.writerow(["file_name", "text"])
+        for fn, caps in items[half:]:
+            shutil.copy(data["images"] / fn, hf / "part" / fn)
+            w.writerows((fn, c) for c in caps)
+    for fn, caps in items:
+        shutil.copy(data["images"] / fn, sidecar / fn)
+        (sidecar / fn).with_suffix(".txt").write_text("\n".join(caps) + "\n", encoding="utf-8")
+    return {
+        "coco": (data["train"], data["images"]),
+        "csv": (out / "train.csv", data["images"]),
+        "tsv": (out / "train.tsv", data["images"]),
+        "jsonl": (out / "train.jsonl", data["images"]),
+        "imagefolder": (hf, None),
+        "sidecar": (sidecar, None),
+    }
+
+
 @pytest.fixture
 def tiny_dataset(tmp_path):
     return make_dataset(tmp_path)

@@ -13,7 +13,7 @@ ALLOWED = {
     "model": set(),
     "labels": {"model"},
     "data": {"model"},
-    "evaluation": {"model", "data", "photos"},
+    "evaluation": {"model", "data", "photos", "labels"},
     "training": {"model", "data", "evaluation"},
     "photos": {"model", "data", "labels"},
     "cli": {"model", "data", "evaluation", "training", "photos", "labels"},

@@ -55,6 +55,12 @@ METRIC_NAMES = {
     help="Write a page of the best and worst images by CIDEr-D, with their references.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@click.option(
+    "--guidance/--no-guidance",
+    default=True,
+    show_default=True,
+    help="With --weights: decode as caption does, the classifier's labels steering the captions.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def score(
     *,
@@ -73,6 +79,7 @@ def score(
     html,
     as_json,
     quiet,
+    guidance,
 ):
     """Score captions against references: corpus BLEU-1..4 (x100, all references, closest reference length).
 
@@ -106,6 +113,7 @@ def score(
         coco=not bleu_only,
         html=html,
         progress=progress_enabled(quiet),
+        guidance=guidance,
     )
     result = run_score(config)
     if as_json:

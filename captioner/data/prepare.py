@@ -1,4 +1,5 @@
-"""Convert the original Flickr8k text files to COCO caption files, one per official split."""
+"""Converters to COCO caption files: the original Flickr8k text files, Karpathy's splits, and any caption format
+``train`` reads (CSV, JSON Lines, imagefolder, sidecars), optionally split by photo."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import os
 from pathlib import Path
 
 from captioner.atomic import atomic_write
+from captioner.data.coco import CaptionSet
+from captioner.data.formats import FORMAT_NAMES, ReadOptions, read_caption_set
+from captioner.data.splits import split_caption_set
 from captioner.errors import CaptionerError
 
 FLICKR8K_SPLITS = {
@@ -151,3 +155,45 @@ def prepare_karpathy(
         )
         for split, content in splits.items()
     }
+
+
+SPLIT_NAMES = ("train", "val", "test")
+
+
+def write_caption_set(path: Path, captions: CaptionSet, description: str) -> tuple[int, int]:
+    """One ``CaptionSet`` as a COCO caption file (ids 1..N in its order); returns (images, captions)."""
+    images, annotations = [], []
+    for image_id, im in enumerate(captions.images, 1):
+        images.append({"id": image_id, "file_name": im.file_name})
+        for caption in im.captions:
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "caption": caption})
+    return write_split(path, description, images, annotations)
+
+
+def prepare_captions(
+    source: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    images: str | os.PathLike | None = None,
+    options: ReadOptions | None = None,
+    shares: list[float] | None = None,
+    seed: int = 0,
+) -> tuple[dict[str, tuple[int, int]], CaptionSet]:
+    """Any caption format ``train`` reads to COCO files: ``captions.json``, or with ``shares`` (train, val[, test])
+    a seeded split by photo into ``captions_{train,val,test}.json``. File names stay relative to the image folder.
+
+    Returns {file stem: (images, captions)} and the set that was read (its notes say what was skipped).
+    """
+    captions, fmt = read_caption_set(Path(source), Path(images) if images else None, options, images_option="--images")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    description = f"{FORMAT_NAMES[fmt]} {source}, COCO caption format"
+    if not shares:
+        return {"captions": write_caption_set(out_dir / "captions.json", captions, description)}, captions
+    parts = split_caption_set(captions, shares, seed)
+    summary = {}
+    for name, part in zip(SPLIT_NAMES, parts):
+        summary[f"captions_{name}"] = write_caption_set(
+            out_dir / f"captions_{name}.json", part, f"{description}, {name} split (seed {seed})"
+        )
+    return summary, captions

@@ -15,7 +15,7 @@ import torch
 
 from captioner.atomic import atomic_write
 from captioner.data.images import load_image, to_tensor
-from captioner.model.decode import Caption, DecodeOptions, decode
+from captioner.model.decode import Caption, DecodeOptions
 from captioner.paths import display_path
 from captioner.photos.pipeline import Captioner
 
@@ -31,9 +31,8 @@ class Explanation:
 def explain_image(captioner: Captioner, path: str | os.PathLike, options: DecodeOptions) -> Explanation:
     """Caption one photo and keep the attention weights of every step of the chosen beams."""
     img = load_image(path, captioner.size)
-    feats = captioner.features(to_tensor(img, captioner.size)[None])  # (1, P, D)
-    captions = decode(captioner.model.decoder, feats, captioner.vocab, options, return_attention=True)[0]
-    return Explanation(display_path(path), img, captions, captioner.model.encoder.spec.grid)
+    found = captioner.describe_tensors(to_tensor(img, captioner.size)[None], options, return_attention=True)[0]
+    return Explanation(display_path(path), img, found.captions, captioner.model.encoder.spec.grid)
 
 
 def _heat(attention: np.ndarray, grid: tuple[int, int], size: tuple[int, int]) -> np.ndarray:

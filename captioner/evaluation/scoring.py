@@ -33,6 +33,7 @@ class ScoreConfig:
     coco: bool = True  # also the pycocoevalcap metrics
     html: Path | None = None
     progress: bool = False
+    guidance: bool = True  # decode as ``caption`` does, the classifier's labels steering the captions
 
 
 def read_predictions(path: Path) -> dict[str, str]:
@@ -111,17 +112,20 @@ def _score_predictions(config: ScoreConfig) -> dict:
 def _score_weights(config: ScoreConfig) -> dict:
     """Decode every image of the caption file with the model (features cached) and score the result."""
     from captioner.data.features import FeatureCache, caption_set_features, default_cache_dir, file_digest
-    from captioner.model.checkpoint import load_model
-    from captioner.model.decode import decode, model_defaults
+    from captioner.labels.describe import Describer
+    from captioner.labels.guide import DEFAULT_GUIDE
+    from captioner.model.checkpoint import read_checkpoint
+    from captioner.model.decode import model_defaults
 
     refs = load_captions(config.captions, config.images, max_images=config.max_images)
-    model, ckpt = load_model(config.weights)
+    ckpt = read_checkpoint(config.weights)
+    describer = Describer(ckpt, DEFAULT_GUIDE if config.guidance else None)
     options = model_defaults(config.decode, ckpt.meta)
-    spec = model.encoder.spec
+    encoder = describer.model.encoder
     tag = "pretrained" if ckpt.encoder_state is None else f"trained-{file_digest(config.weights)[:12]}"
-    cache = FeatureCache(config.cache_dir or default_cache_dir(), spec.name, spec.image_size, tag)
-    features = caption_set_features(refs, model.encoder, cache, progress=config.progress)
-    caps = decode(model.decoder, features, ckpt.vocab, options)
+    cache = FeatureCache(config.cache_dir or default_cache_dir(), encoder.spec.name, encoder.spec.image_size, tag)
+    features = caption_set_features(refs, encoder, cache, progress=config.progress)
+    caps = [d.captions for d in describer.describe(features, options)]
     hyps = [c[0].text if c else "" for c in caps]
     if config.save_predictions is not None:
         with atomic_write(config.save_predictions) as f:
@@ -130,6 +134,6 @@ def _score_weights(config: ScoreConfig) -> dict:
                 f.write(json.dumps({"path": im.file_name, "caption": c[0].text if c else "", "score": score}) + "\n")
     summary = (
         f"{len(hyps)} images, beam size {options.beam_size}, length penalty {options.length_penalty:g}, "
-        f"model {config.weights}"
+        f"guidance {'on' if config.guidance else 'off'}, model {config.weights}"
     )
     return evaluate_captions(refs.images, hyps, summary, config.coco, config.html)

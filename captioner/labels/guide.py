@@ -23,12 +23,15 @@ from captioner.model.decode import Guidance
 from captioner.model.vocab import Vocabulary
 
 
-@dataclass
+@dataclass(frozen=True)
 class GuideOptions:
     threshold: float = 0.5  # a concept at least this probable steers the caption
     bonus: float = 1.0  # a caption naming a concept of probability p gains bonus * p in score
     max_constraints: int = 1  # concepts per photo (each doubles the beams of that photo)
     kinds: tuple[str, ...] = ("object",)  # which kinds of classes steer (object, scene, detail)
+
+
+DEFAULT_GUIDE = GuideOptions()
 
 
 def guiding_concepts(image_concepts: list[Concept], options: GuideOptions) -> list[Concept]:

@@ -36,7 +36,8 @@ class LabelClass:
     @property
     def noun_path(self) -> tuple[str, ...]:
         """The category path down to the noun (without the finer display name): ("animal", "mammal", "cat")."""
-        return self.path[: self.path.index(self.noun) + 1] if self.noun in self.path else self.path
+        lowered = [p.lower() for p in self.path]
+        return self.path[: lowered.index(self.noun) + 1] if self.noun in lowered else self.path
 
 
 @functools.cache

@@ -209,9 +209,9 @@ def beam_search(
         logp, state, att = decoder.step(tokens, state, memory)  # (N, V), ..., (N, P)
         b, V = images.numel(), logp.size(-1)
         logp = logp.float().view(b, M, K, V)
-        logp[..., banned_ids] = -math.inf
-        if bias is not None:  # renormalised: a banned word's probability goes to the others, not nowhere
+        if bias is not None:  # renormalised: a word the bias bans gives its probability to the others
             logp = (logp + bias.view(b, 1, 1, V)).log_softmax(-1)
+        logp[..., banned_ids] = -math.inf
         if t < min_length:
             logp[..., end] = -math.inf
         cand = live_logp.unsqueeze(3) + logp  # (b, M, K, V)

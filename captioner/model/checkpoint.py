@@ -78,8 +78,10 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
         what = f"it contains {found.group(1)}" if found else "it holds more than plain data"
         raise CaptionerError(f"{path}: refused to load: {what}, not plain weights (never executed)") from None
     except Exception as e:  # noqa: BLE001  torch.load of arbitrary bytes raises anything (IndexError, KeyError, ...)
+        if not zipfile.is_zipfile(path):
+            raise CaptionerError(f"{path}: not a readable checkpoint (not a PyTorch file)") from None
         raise CaptionerError(
-            f"{path}: not a readable checkpoint (truncated or not a PyTorch file: "
+            f"{path}: not a readable checkpoint (truncated or damaged PyTorch file: "
             f"{str(e).splitlines()[0][:120] if str(e) else type(e).__name__})"
         ) from None
     if not isinstance(raw, dict) or "format_version" not in raw:
@@ -90,14 +92,15 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
             f"version {FORMAT_VERSION}"
         )
     try:
-        known = {f.name for f in fields(DecoderConfig)}
-        config = DecoderConfig(**{k: v for k, v in raw["model_config"].items() if k in known})
-        vocab = Vocabulary(raw["vocab"])
-        encoder_name = raw["encoder"]["name"]
-        decoder_state = raw["decoder"]
-    except (KeyError, TypeError, AttributeError) as e:
+        config, vocab, encoder_name, decoder_state = _fields(raw)
+    except CaptionerError as e:
+        raise CaptionerError(f"{path}: {e}") from None
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
         raise CaptionerError(f"{path}: checkpoint is missing or has a malformed field ({e})") from None
-    encoder_spec(encoder_name)  # unknown encoder -> clear error
+    try:
+        encoder_spec(encoder_name)
+    except CaptionerError as e:
+        raise CaptionerError(f"{path}: {e}") from None
     if config.vocab_size != len(vocab):
         raise CaptionerError(f"{path}: config says {config.vocab_size} words but the vocabulary has {len(vocab)}")
     emb = decoder_state.get("embed.weight")
@@ -113,6 +116,38 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raw.get("meta", {}),
         raw.get("train_state"),
     )
+
+
+def _tensors(state: object, what: str) -> dict[str, torch.Tensor]:
+    if not isinstance(state, dict) or not all(isinstance(k, str) and torch.is_tensor(v) for k, v in state.items()):
+        raise CaptionerError(f"checkpoint field {what!r} is not a mapping of names to tensors")
+    return state
+
+
+def _fields(raw: dict) -> tuple[DecoderConfig, Vocabulary, str, dict[str, torch.Tensor]]:
+    """The typed fields of a raw checkpoint dict; a wrong type is a ``CaptionerError`` (or a KeyError/TypeError)."""
+    kinds = {f.name: f.type for f in fields(DecoderConfig)}
+    values = {k: v for k, v in raw["model_config"].items() if k in kinds}
+    for name, value in values.items():
+        ok = isinstance(value, bool) if kinds[name] == "bool" else not isinstance(value, bool)
+        if kinds[name] == "int":
+            ok = ok and isinstance(value, int) and value > 0
+        elif kinds[name] == "float":
+            ok = ok and isinstance(value, (int, float)) and 0 <= value < 1
+        if not ok:
+            raise CaptionerError(f"checkpoint model_config has a bad {name}: {value!r}")
+    vocab = Vocabulary(raw["vocab"])
+    if not all(isinstance(w, str) for w in vocab.words):
+        raise CaptionerError("checkpoint vocabulary holds something other than words")
+    encoder_name = raw["encoder"]["name"]
+    if not isinstance(encoder_name, str):
+        raise CaptionerError(f"checkpoint encoder name is not a string: {encoder_name!r}")
+    for key, kind in (("meta", dict), ("train_state", dict)):
+        if raw.get(key) is not None and not isinstance(raw[key], kind):
+            raise CaptionerError(f"checkpoint field {key!r} is not a mapping")
+    if raw.get("encoder_state") is not None:
+        _tensors(raw["encoder_state"], "encoder_state")
+    return DecoderConfig(**values), vocab, encoder_name, _tensors(raw["decoder"], "decoder")
 
 
 def build_model(ckpt: Checkpoint, source: str = "checkpoint", with_encoder: bool = True) -> CaptionModel:

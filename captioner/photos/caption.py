@@ -9,6 +9,7 @@ from pathlib import Path
 from captioner.errors import CaptionerError
 from captioner.photos.config import CaptionConfig
 from captioner.photos.job import JobSummary, run_job
+from captioner.photos.pipeline import Captioner
 
 
 def resolve_weights(weights: Path | None) -> Path:
@@ -37,22 +38,31 @@ def choose_backend(backend: str, single_file: bool) -> str:
     return backend
 
 
+def load_captioner(config: CaptionConfig) -> tuple[Captioner, dict, str]:
+    """The captioner a config asks for, the checkpoint's meta, and the model's name."""
+    from captioner.devices import pick_device
+    from captioner.labels.describe import Describer
+    from captioner.labels.guide import DEFAULT_GUIDE
+    from captioner.model.checkpoint import read_checkpoint
+    from captioner.photos.pipeline import Captioner
+
+    weights = resolve_weights(config.weights)
+    ckpt = read_checkpoint(weights)
+    describer = Describer(ckpt, DEFAULT_GUIDE if config.guidance else None)
+    single = len(config.inputs) == 1 and config.inputs[0].is_file()
+    backend = choose_backend(config.backend, single)
+    return Captioner(describer, pick_device(config.device), backend), ckpt.meta, ckpt.meta.get("name", weights.stem)
+
+
 def caption_files(config: CaptionConfig, on_error: Callable[[str], None] = lambda m: None) -> JobSummary:
     """Caption ``config.inputs`` with the model ``config.weights`` as the config says; returns what happened."""
-    from captioner.devices import pick_device
-    from captioner.model.checkpoint import load_model
     from captioner.model.decode import model_defaults
-    from captioner.photos.pipeline import Captioner
 
     if config.resume and config.output is None:
         raise CaptionerError("--resume needs -o/--output: the file that says what is already done")
-    weights = resolve_weights(config.weights)
-    model, ckpt = load_model(weights)
-    single = len(config.inputs) == 1 and config.inputs[0].is_file()
-    backend = choose_backend(config.backend, single)
-    captioner = Captioner(model, ckpt.vocab, pick_device(config.device), backend)
-    config = replace(config, decode=model_defaults(config.decode, ckpt.meta))
-    summary = run_job(captioner, config, on_error, model_name=ckpt.meta.get("name", weights.stem))
+    captioner, meta, name = load_captioner(config)
+    config = replace(config, decode=model_defaults(config.decode, meta))
+    summary = run_job(captioner, config, on_error, model_name=name)
     if summary.total == 0 and summary.resumed == 0:
         raise CaptionerError("no images found in " + ", ".join(str(p) for p in config.inputs))
     return summary

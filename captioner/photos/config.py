@@ -45,3 +45,7 @@ class CaptionConfig:
     overwrite: bool = False  # replace hand-written descriptions too (--overwrite; they are lost)
     html: Path | None = None
     progress: bool = False
+    verbose: bool = False  # text output adds confidence and labels; the run says how it runs
+    guidance: bool = True  # labels steer the captions (captioner.labels.guide)
+    label_threshold: float = 0.3  # a concept this probable becomes a keyword
+    min_confidence: float = 0.2  # photos whose caption is less sure than this get no metadata written

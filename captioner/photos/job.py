@@ -9,7 +9,6 @@ record per path).
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import signal
 import sys
@@ -20,11 +19,10 @@ from pathlib import Path
 from typing import IO
 
 from captioner.errors import CaptionerError
-from captioner.model.decode import Caption
 from captioner.paths import display_path, record_path
 from captioner.photos.config import CaptionConfig
 from captioner.photos.journal import Journal
-from captioner.photos.keywords import keywords
+from captioner.photos.keywords import photo_keywords
 from captioner.photos.metadata import MetadataUpdate, WriteResult, embed, write_sidecar
 from captioner.photos.pipeline import Captioner, Result, input_images
 from captioner.photos.records import CaptionRecord, latest, record_stream, record_writer
@@ -37,6 +35,7 @@ class JobSummary:
     resumed: int = 0  # files already captioned in the output, skipped
     kept_descriptions: int = 0  # files whose hand-written description was left in place
     unchanged: int = 0  # files whose metadata already said exactly this (nothing written)
+    unsure: list[str] = field(default_factory=list)  # files left untouched: caption below --min-confidence
     interrupted: bool = False
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -47,43 +46,38 @@ class JobSummary:
         on_error(message)
 
 
-def word_probability(caption: Caption) -> float:
-    """A caption's probability per word: exp(log-probability / tokens), ``<end>`` counted; the geometric mean."""
-    tokens = len(caption.hypothesis.tokens) + caption.hypothesis.finished
-    return math.exp(caption.hypothesis.logprob / max(tokens, 1))
-
-
-def to_record(result: Result, tags: list[str] | None, n_best: int) -> CaptionRecord:
-    """The record of one pipeline result: best caption, score, ``n_best`` captions, keywords; or the error."""
+def to_record(result: Result, config: CaptionConfig) -> CaptionRecord:
+    """The record of one pipeline result: best caption, score, confidence, ``n_best`` captions, keywords, category
+    paths and labels; or the error."""
     path = record_path(result.file)
     if not result.ok:
         return CaptionRecord(path, error=result.error)
-    captions = result.captions[:n_best]
-    best = captions[0] if captions else None
+    d = result.description
+    captions = d.captions[: config.n_best]
+    best = captions[0]
+    tags, categories = photo_keywords(d, config.tags, config.label_threshold) if config.tags else (None, None)
     return CaptionRecord(
         path,
-        best.text if best else "",
-        round(best.score, 4) if best else None,
+        best.text,
+        round(best.score, 4),
         [{"caption": c.text, "score": round(c.score, 4)} for c in captions],
         tags,
-        word_probability=round(word_probability(best), 4) if best else None,
+        confidence=round(d.confidence, 4),
+        labels=[label.to_json() for label in d.labels],
+        categories=categories,
     )
 
 
-def metadata_update(result: Result, tags: list[str] | None, config: CaptionConfig, model_name: str) -> MetadataUpdate:
-    """What goes into the photo's metadata for ``result``: caption, keywords, category paths, score, confidence.
-
-    The one place that chooses it. Today: the best caption, its keywords and beam score. ImageNet label keywords,
-    hierarchical keywords ("animal/mammal/cat") and a calibrated confidence belong here too.
-    """
-    best = result.captions[0]
+def metadata_update(record: CaptionRecord, config: CaptionConfig, model_name: str) -> MetadataUpdate:
+    """What goes into the photo's metadata for a captioned ``record``: caption, keywords, category paths, score,
+    confidence. The one place that chooses it."""
     return MetadataUpdate(
-        best.text,
-        keywords=tuple(tags or ()),
-        hierarchical=(),
+        record.caption,
+        keywords=tuple(record.tags or ()),
+        hierarchical=tuple(record.categories or ()),
         model=model_name,
-        score=best.score,
-        confidence=None,
+        score=record.score,
+        confidence=record.confidence,
         overwrite=config.overwrite,
     )
 
@@ -142,7 +136,7 @@ class _Outputs:
         self.batch = config.scan.batch_size
         self.count = 0
         if config.output is not None:
-            self.journal = Journal(config.output, config.fmt, config.resume)
+            self.journal = Journal(config.output, config.fmt, config.resume, config.verbose)
             stack.callback(self.journal.close)
             self.old = latest(self.journal.records)
         else:
@@ -152,7 +146,7 @@ class _Outputs:
                 stream.flush()
                 stream = stack.enter_context(record_stream(stream.buffer))
             self.stream = stream
-            self.writer = record_writer(stream, config.fmt)
+            self.writer = record_writer(stream, config.fmt, verbose=config.verbose)
         self.gallery: dict[str, CaptionRecord] | None = dict(self.old) if config.html is not None else None
         self.thumbs: dict[str, bytes] = {}
 
@@ -202,10 +196,11 @@ def run_job(
         try:
             for result in captioner.caption_paths(config.inputs, scan, config.decode, skip=done):
                 summary.total += 1
-                tags = _tags(result, config.tags) if result.ok else None
-                record = to_record(result, tags, config.n_best)
-                if result.ok and (config.xmp or config.embed):
-                    update = metadata_update(result, tags, config, model_name)
+                record = to_record(result, config)
+                if record.ok and (config.xmp or config.embed) and record.confidence < config.min_confidence:
+                    summary.unsure.append(record.path)
+                elif record.ok and (config.xmp or config.embed):
+                    update = metadata_update(record, config, model_name)
                     outcome = write_metadata(Path(result.file), update, config)
                     summary.kept_descriptions += outcome.kept_description
                     summary.unchanged += not (outcome.changed or outcome.errors)
@@ -225,12 +220,6 @@ def run_job(
         from captioner.photos.gallery import write_gallery
 
         title = f"captioner: {', '.join(display_path(p) for p in config.inputs)}"
-        write_gallery(config.html, outputs.gallery.values(), outputs.thumbs, title=title)
+        write_gallery(config.html, outputs.gallery.values(), outputs.thumbs, title=title, unsure=config.min_confidence)
     summary.seconds = time.perf_counter() - t0
     return summary
-
-
-def _tags(result: Result, limit: int) -> list[str] | None:
-    if limit <= 0:
-        return None
-    return keywords([(c.text, c.hypothesis.logprob) for c in result.captions], limit)

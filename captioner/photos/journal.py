@@ -69,13 +69,13 @@ def _lock(f: io.BufferedRandom, output: Path, journal: Path) -> None:
 class Journal:
     """The journal of one run writing ``output`` in format ``fmt``; ``records``: those it continues from."""
 
-    def __init__(self, output: Path, fmt: str, resume: bool):
-        self.output, self.fmt = Path(output), fmt
+    def __init__(self, output: Path, fmt: str, resume: bool, verbose: bool = False):
+        self.output, self.fmt, self.verbose = Path(output), fmt, verbose
         self.path = journal_path(self.output)
         self.records: list[CaptionRecord] = []
         self._file = self._open(resume)
         self._text = io.TextIOWrapper(self._file, encoding="utf-8", errors="surrogateescape", newline="")
-        self._writer = record_writer(self._text, fmt, header=self._file.tell() == 0)
+        self._writer = record_writer(self._text, fmt, header=self._file.tell() == 0, verbose=verbose)
         self._text.flush()  # a CSV header
         self._paths = {r.path for r in self.records}
         self.duplicates = len(self.records) - len(self._paths)  # records a later one of the same path supersedes
@@ -166,7 +166,7 @@ class Journal:
         compact = _compact_path(self.output)
         with open(compact, "wb") as raw:
             with record_stream(raw) as text:
-                writer = record_writer(text, self.fmt)
+                writer = record_writer(text, self.fmt, verbose=self.verbose)
                 for record in records.values():
                     writer.write(record)
             raw.flush()

@@ -15,9 +15,8 @@ import torch
 from captioner.data.features import worker_message
 from captioner.data.images import load_image, to_tensor
 from captioner.errors import CaptionerError
-from captioner.model.caption_model import CaptionModel
-from captioner.model.decode import Caption, DecodeOptions, decode
-from captioner.model.vocab import Vocabulary
+from captioner.labels.describe import Describer, Description
+from captioner.model.decode import Caption, DecodeOptions
 from captioner.paths import display_path
 from captioner.photos.config import ScanOptions
 from captioner.photos.files import iter_images, shard
@@ -38,6 +37,7 @@ class Result:
     captions: list[Caption] | None = None
     error: str | None = None
     thumbnail: bytes | None = None
+    description: Description | None = None  # labels, concepts and confidence with the captions
 
     @property
     def ok(self) -> bool:
@@ -99,8 +99,7 @@ class Captioner:
 
     def __init__(
         self,
-        model: CaptionModel,
-        vocab: Vocabulary,
+        describer: Describer,
         device: torch.device | str = "cpu",
         backend: str = "torch",
         cache_dir: str | os.PathLike | None = None,
@@ -108,15 +107,16 @@ class Captioner:
         """``backend``: "torch", or "onnx" to run the encoder with ONNX Runtime (CPU only; exported on first use
         into ``cache_dir``)."""
         self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
-        self.vocab = vocab
-        self.size = model.encoder.spec.image_size
+        self.describer = describer
+        self.model = describer.model.to(self.device).eval()
+        self.vocab = describer.vocab
+        self.size = self.model.encoder.spec.image_size
         self.onnx = None
         if backend == "onnx" and self.device.type == "cpu":
             from captioner.data.features import default_cache_dir
             from captioner.model.onnx import onnx_encoder
 
-            self.onnx = onnx_encoder(model.encoder, cache_dir or default_cache_dir())
+            self.onnx = onnx_encoder(self.model.encoder, cache_dir or default_cache_dir())
         elif self.device.type == "cpu":
             self.model.encoder.use_channels_last()
 
@@ -128,13 +128,14 @@ class Captioner:
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """(I, 3, S, S) uint8 -> (I, P, D) features."""
         if self.onnx is not None:
-            return self.onnx(images)
+            return self.onnx(images).to(self.device)
         return self.model.encoder.forward_features(images.to(self.device, non_blocking=True))
 
-    def caption_tensors(
+    def describe_tensors(
         self, images: torch.Tensor, options: DecodeOptions, return_attention: bool = False
-    ) -> list[list[Caption]]:
-        return decode(self.model.decoder, self.features(images), self.vocab, options, return_attention)
+    ) -> list[Description]:
+        """(I, 3, S, S) uint8 photos -> their descriptions: labels, guided captions, confidence."""
+        return self.describer.describe(self.features(images), options, return_attention)
 
     def caption_paths(
         self, inputs: Iterable[str | os.PathLike], scan: ScanOptions, options: DecodeOptions, skip: Iterable[str] = ()
@@ -154,11 +155,12 @@ class Captioner:
         )
         try:
             for batch in loader:
-                captions = iter(self.caption_tensors(batch["images"], options) if len(batch["images"]) else [])
+                found = iter(self.describe_tensors(batch["images"], options) if len(batch["images"]) else [])
                 for i, (name, file) in enumerate(zip(batch["paths"], batch["files"])):
                     if i in batch["errors"]:
                         yield Result(name, file, error=batch["errors"][i])
-                    else:
-                        yield Result(name, file, captions=next(captions), thumbnail=batch["thumbnails"].get(i))
+                        continue
+                    d = next(found)
+                    yield Result(name, file, captions=d.captions, thumbnail=batch["thumbnails"].get(i), description=d)
         except CaptionerError as e:
             raise CaptionerError(worker_message(e)) from None

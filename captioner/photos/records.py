@@ -1,7 +1,8 @@
 """Caption records: the one type a run's results take, one writer per output format, and one reader for them all.
 
 A record is what ``captioner caption`` writes per file (and what ``--resume``, ``merge``, ``score --predictions`` and
-the gallery read back): the path, the best caption and its score, the n-best captions and keywords, or an error.
+the gallery read back): the path, the best caption, its score and confidence, the n-best captions, keywords, category
+paths and the classifier's labels; or an error.
 
 **Paths** are spelled losslessly (``captioner.paths.record_path``): a file name that is valid UTF-8 as it is, the
 bytes of one that is not as surrogate escapes (U+DC80..U+DCFF, as ``os.fsdecode`` gives them), so that
@@ -33,7 +34,7 @@ from captioner.errors import CaptionerError
 from captioner.jsonl import complete_lines, iter_jsonl, json_line
 
 FORMATS = ("text", "jsonl", "csv")
-CSV_FIELDS = ["path", "caption", "score", "tags", "error"]
+CSV_FIELDS = ["path", "caption", "score", "tags", "error", "confidence", "labels", "categories"]
 
 
 @dataclass
@@ -46,7 +47,9 @@ class CaptionRecord:
     captions: list[dict] = field(default_factory=list)  # n-best: [{"caption": str, "score": float}, ...]
     tags: list[str] | None = None  # keywords; None when not asked for
     error: str | None = None
-    word_probability: float | None = None  # the best caption's probability per word (geometric mean), 0..1
+    confidence: float | None = None  # 0..1: how likely the caption describes the photo (captioner.labels.confidence)
+    labels: list[dict] | None = None  # the classifier's top classes: [{"name", "probability", "path"}, ...]
+    categories: list[str] | None = None  # hierarchical keywords: "animal/mammal/cat"
 
     @property
     def ok(self) -> bool:
@@ -57,11 +60,12 @@ class CaptionRecord:
         if self.error is not None:
             return {"path": self.path, **({"caption": self.caption} if self.caption else {}), "error": self.error}
         record = {"path": self.path, "caption": self.caption, "score": self.score}
-        if self.word_probability is not None:
-            record["word_probability"] = self.word_probability
+        if self.confidence is not None:
+            record["confidence"] = self.confidence
         record["captions"] = self.captions
-        if self.tags is not None:
-            record["tags"] = self.tags
+        for key in ("tags", "categories", "labels"):
+            if getattr(self, key) is not None:
+                record[key] = getattr(self, key)
         return record
 
     @classmethod
@@ -75,7 +79,9 @@ class CaptionRecord:
             list(obj.get("captions") or []),
             obj.get("tags"),
             obj.get("error"),
-            obj.get("word_probability"),
+            obj.get("confidence"),
+            obj.get("labels"),
+            obj.get("categories"),
         )
 
 
@@ -96,21 +102,31 @@ class RecordWriter(Protocol):
     def write(self, record: CaptionRecord) -> None: ...
 
 
-class TextWriter:
-    """``PATH<TAB>CAPTION`` lines; error records are not written (they go to stderr)."""
+def labels_text(labels: list[dict] | None) -> str:
+    """``Egyptian Mau 79%; tabby cat 7%``"""
+    return "; ".join(f"{lab['name']} {lab['probability'] * 100:.0f}%" for lab in labels or [])
 
-    def __init__(self, stream: IO[str], header: bool = True):
-        self.stream = stream
+
+class TextWriter:
+    """``PATH<TAB>CAPTION`` lines (verbose: then confidence and labels); error records go to stderr instead."""
+
+    def __init__(self, stream: IO[str], header: bool = True, verbose: bool = False):
+        self.stream, self.verbose = stream, verbose
 
     def write(self, record: CaptionRecord) -> None:
-        if record.ok:
-            self.stream.write(f"{record.path}\t{record.caption}\n")
+        if not record.ok:
+            return
+        line = f"{record.path}\t{record.caption}"
+        if self.verbose:
+            sure = f"confidence {record.confidence:.2f}" if record.confidence is not None else ""
+            line += f"\t{sure}\t{labels_text(record.labels)}"
+        self.stream.write(line + "\n")
 
 
 class JsonlWriter:
     """One JSON object per line, non-ASCII characters kept as they are (``captioner.jsonl.json_line``)."""
 
-    def __init__(self, stream: IO[str], header: bool = True):
+    def __init__(self, stream: IO[str], header: bool = True, verbose: bool = False):
         self.stream = stream
 
     def write(self, record: CaptionRecord) -> None:
@@ -118,9 +134,10 @@ class JsonlWriter:
 
 
 class CsvWriter:
-    """``path,caption,score,tags,error`` rows, keywords joined with ``;``; a header unless appending."""
+    """``CSV_FIELDS`` rows, keywords and categories joined with ``;``, labels as ``labels_text``; a header unless
+    appending."""
 
-    def __init__(self, stream: IO[str], header: bool = True):
+    def __init__(self, stream: IO[str], header: bool = True, verbose: bool = False):
         self.csv = csv.DictWriter(stream, CSV_FIELDS, lineterminator="\n")
         if header:
             self.csv.writeheader()
@@ -133,6 +150,9 @@ class CsvWriter:
                 "score": record.score if record.ok and record.score is not None else "",
                 "tags": ";".join(record.tags or []),
                 "error": record.error or "",
+                "confidence": record.confidence if record.ok and record.confidence is not None else "",
+                "labels": labels_text(record.labels),
+                "categories": ";".join(record.categories or []),
             }
         )
 
@@ -140,14 +160,15 @@ class CsvWriter:
 _WRITERS = {"text": TextWriter, "jsonl": JsonlWriter, "csv": CsvWriter}
 
 
-def record_writer(stream: IO[str], fmt: str, header: bool = True) -> RecordWriter:
-    """The writer of format ``fmt`` (text, jsonl or csv) on ``stream``; ``header`` is False when appending.
+def record_writer(stream: IO[str], fmt: str, header: bool = True, verbose: bool = False) -> RecordWriter:
+    """The writer of format ``fmt`` (text, jsonl or csv) on ``stream``; ``header`` is False when appending;
+    ``verbose`` adds confidence and labels to the text format.
 
     ``stream`` must take what the formats write (see the module's notes on paths): open it with ``record_stream``.
     """
     if fmt not in _WRITERS:
         raise ValueError(f"unknown format {fmt!r}")
-    return _WRITERS[fmt](stream, header)
+    return _WRITERS[fmt](stream, header, verbose)
 
 
 @contextlib.contextmanager
@@ -190,12 +211,13 @@ def parse_records(text: str, fmt: str, source: str | os.PathLike) -> list[Captio
                 raise CaptionerError(f"{source}: not a captioner CSV file (no 'path' column)")
             score = float(row["score"]) if row.get("score") else None
             tags = [t for t in (row.get("tags") or "").split(";") if t]
-            records.append(
-                CaptionRecord(row["path"], row.get("caption") or "", score, [], tags, row.get("error") or None)
-            )
+            record = CaptionRecord(row["path"], row.get("caption") or "", score, [], tags, row.get("error") or None)
+            record.confidence = float(row["confidence"]) if row.get("confidence") else None
+            record.categories = [c for c in (row.get("categories") or "").split(";") if c] or None
+            records.append(record)
         return records
-    lines = (line.partition("\t") for line in text.split("\n") if line)
-    return [CaptionRecord(p, c.removesuffix("\r")) for p, _, c in lines]
+    lines = (line.removesuffix("\r").split("\t") for line in text.split("\n") if line)
+    return [CaptionRecord(parts[0], parts[1] if len(parts) > 1 else "") for parts in lines]
 
 
 def decode_records(data: bytes, fmt: str, source: str | os.PathLike) -> str:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from captioner.data.formats import ReadOptions
 from captioner.model.decode import DecodeOptions
 from captioner.model.decoder import DecoderConfig
 
@@ -72,12 +73,15 @@ class ModelOptions:
 
 @dataclass
 class DataConfig:
-    """The caption files, their image folders, and how features are computed and cached."""
+    """The caption sources (a file or folder in any format ``data.formats`` reads), their image folders, the
+    validation share held out without a validation set, and how features are computed and cached."""
 
     train_captions: Path
-    train_images: Path
+    train_images: Path | None = None  # None: the caption file's folder (or the caption folder itself)
     val_captions: Path | None = None
     val_images: Path | None = None
+    read: ReadOptions = field(default_factory=ReadOptions)  # format and columns, for both sources
+    val_share: float = 0.1  # of the training photos, held out (seeded) when there is no validation set; 0: none
     max_images: int | None = None  # only the first N images of each split (quick runs)
     cache_dir: Path | None = None  # feature cache; None: $CAPTIONER_CACHE or ~/.cache/captioner
     workers: int = 2  # image-decoding processes
@@ -95,7 +99,8 @@ class TrainConfig:
     encoder: str = "efficientnet_lite0"
     train_device: str = "auto"  # where the decoder trains
     resume: bool = False
-    init: Path | None = None  # start from this checkpoint's decoder (and vocabulary) instead of from scratch
+    init: Path | None = None  # start from this checkpoint's decoder and vocabulary (extended by the new words)
+    keep_resume: bool = False  # keep OUTPUT.resume after a finished run (an interrupted run always keeps it)
     progress: bool = False
 
 

@@ -197,12 +197,12 @@ class Trainer:
         from captioner.evaluation.plots import plot_curves, read_metrics
 
         self.state.history.append(row)
-        self.log(json.dumps(row))
+        self.log(epoch_line(row, self.recipe.total_epochs))
         if self.world.main:
             out = self.session.out
             with open(metrics_path(out), "a", encoding="utf-8") as f:
                 f.write(json.dumps(row) + "\n")
-            plot_curves(read_metrics(metrics_path(out)), out.parent / "curves.png", out.name)
+            plot_curves(read_metrics(metrics_path(out)), out.parent / "curves.png", str(out))
 
     # -- checkpoints -----------------------------------------------------------------------------------------------
 
@@ -258,6 +258,24 @@ class Trainer:
             best_row = next((r for r in reversed(history) if r.get("best")), history[-1])
             extra = {"history": history, "selected": best_row, "epochs_run": epoch + 1}
             save_checkpoint(self._checkpoint(self.state.best_state, None, extra), self.session.out)
+
+
+def epoch_line(row: dict, total: int) -> str:
+    """One human line per metrics row: ``epoch 3/8 xe  loss 2.412 | val BLEU-4 20.31, ... (best) | lr 3.1e-04``."""
+    if "averaged_last" in row:
+        head = f"epoch {row['epoch']}/{total} {row['phase']}: average of the last {row['averaged_last']} epochs"
+    else:
+        trained = f"reward {row['reward']:.3f}" if "reward" in row else f"loss {row['train_loss']:.3f}"
+        head = f"epoch {row['epoch']}/{total} {row['phase']}  {trained}"
+    parts = [head]
+    if "bleu4" in row:
+        best = " (best)" if row.get("best") else ""
+        parts.append(f"val BLEU-4 {row['bleu4']:.2f}, CIDEr-D {row['cider']:.3f}, loss {row['val_loss']:.3f}{best}")
+    if "lr" in row:
+        parts.append(f"lr {row['lr']:.1e}")
+    if "seconds" in row:
+        parts.append(f"{row['seconds']:.0f} s")
+    return " | ".join(parts)
 
 
 def train(

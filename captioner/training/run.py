@@ -1,4 +1,5 @@
-"""Everything ``captioner train`` does around the training loop: data, vocabulary, feature cache, signals."""
+"""Everything ``captioner train`` does around the training loop: checks, data, features, vocabulary, signals, and
+the run folder at the end."""
 
 from __future__ import annotations
 
@@ -6,36 +7,17 @@ import signal
 import time
 from collections.abc import Callable
 
-from captioner.data.coco import CaptionSet, load_captions
-from captioner.data.features import FeatureCache, default_cache_dir, encode_images
+from captioner.data.features import FeatureCache, default_cache_dir
 from captioner.errors import CaptionerError, ExitCode
 from captioner.model.checkpoint import Checkpoint, read_checkpoint
-from captioner.model.encoder import Encoder, build_encoder, encoder_spec
-from captioner.model.vocab import Vocabulary
-from captioner.training.batches import Split
+from captioner.model.encoder import build_encoder, encoder_spec
+from captioner.training.checkpoints import resume_path
 from captioner.training.config import TrainConfig
+from captioner.training.datasets import load_split, read_sets
 from captioner.training.distributed import World, init_world, shutdown
 from captioner.training.loop import Session, TrainData, TrainingInterrupted, train
-
-
-def load_split(captions: CaptionSet, encoder: Encoder, cache: FeatureCache, config: TrainConfig, world: World) -> Split:
-    """Features for every image of ``captions`` (from the cache when possible) with their captions.
-
-    Under torchrun each rank first computes its own shard into the cache; after a barrier all read the lot.
-    """
-    from tqdm import tqdm
-
-    paths = [im.path for im in captions.images]
-    workers, device = config.data.workers, config.data.device
-    if world.active:
-        encode_images(paths[world.rank :: world.size], encoder, cache, workers=workers, device=device)
-        world.barrier()
-    show = config.progress and world.main
-    with tqdm(
-        total=len(paths), desc=f"features {captions.source.name}", unit="img", disable=not show, leave=False
-    ) as bar:
-        feats = encode_images(paths, encoder, cache, workers=workers, device=device, progress=bar.update)
-    return Split(feats, [im.captions for im in captions.images], [im.file_name for im in captions.images], paths)
+from captioner.training.run_folder import finish_folder, write_samples
+from captioner.training.vocabulary import extend_for_training, scratch_vocabulary
 
 
 def _devices(config: TrainConfig, world: World) -> tuple[str, str]:
@@ -49,22 +31,24 @@ def _devices(config: TrainConfig, world: World) -> tuple[str, str]:
     return out[0], out[1]
 
 
-def _data(config: TrainConfig, init: Checkpoint | None, say: Callable[[str], None]) -> tuple:
-    data = config.data
-    train_set = load_captions(data.train_captions, data.train_images, max_images=data.max_images)
-    val_set = (
-        load_captions(data.val_captions, data.val_images, max_images=data.max_images) if data.val_captions else None
-    )
-    for note in train_set.notes + (val_set.notes if val_set else []):
-        say(note)
-    min_freq = config.recipe.min_word_freq
-    vocab = init.vocab if init else Vocabulary.build((c for im in train_set.images for c in im.captions), min_freq)
-    return train_set, val_set, vocab
+def _check_before_work(config: TrainConfig) -> Checkpoint | None:
+    """Everything that can fail without reading data: nothing to train, no state to resume, a bad --init."""
+    if config.recipe.total_epochs == 0:
+        raise CaptionerError("nothing to train: --epochs and --scst-epochs are both 0")
+    if config.resume and not resume_path(config.output).is_file():
+        raise CaptionerError(f"{resume_path(config.output)}: nothing to resume (no such file); run without --resume")
+    if config.init is None:
+        return None
+    init = read_checkpoint(config.init)
+    if init.encoder_name != config.encoder:
+        raise CaptionerError(f"{config.init}: was trained with encoder {init.encoder_name}, not {config.encoder}")
+    return init
 
 
 def run_training(config: TrainConfig, log: Callable[[str], None] = print) -> ExitCode:
     """Train as configured; returns OK, or INTERRUPTED with a resumable state saved."""
     spec = encoder_spec(config.encoder)
+    init = _check_before_work(config)
     try:  # runs/mine/model.pt: the run's folder is made for it
         config.output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -74,33 +58,28 @@ def run_training(config: TrainConfig, log: Callable[[str], None] = print) -> Exi
     config.data.device = feature_device
     say = log if world.main else (lambda m: None)
     try:
-        init = read_checkpoint(config.init) if config.init else None
-        if init is not None and init.encoder_name != config.encoder:
-            raise CaptionerError(f"{config.init}: was trained with encoder {init.encoder_name}, not {config.encoder}")
-        train_set, val_set, vocab = _data(config, init, say)
-        say(
-            f"{len(train_set.images)} training images, {sum(len(i.captions) for i in train_set.images)} captions, "
-            f"vocabulary of {len(vocab)} words (seen at least {config.recipe.min_word_freq} times)"
-            + (f"; {world.size} processes" if world.active else "")
-        )
+        sets = read_sets(config, say)
         cache = FeatureCache(config.data.cache_dir or default_cache_dir(), spec.name, spec.image_size)
         encoder = build_encoder(config.encoder)
         t0 = time.perf_counter()
-        train_split = load_split(train_set, encoder, cache, config, world)
-        val_split = load_split(val_set, encoder, cache, config, world) if val_set else None
-        say(f"features ready in {time.perf_counter() - t0:.0f}s (cache: {cache.dir})")
+        train_split = load_split(sets.train, encoder, cache, config, world)
+        val_split = load_split(sets.val, encoder, cache, config, world) if sets.val else None
+        say(
+            f"features ready in {time.perf_counter() - t0:.0f}s (cache: {cache.dir})"
+            + (f"; {world.size} processes" if world.active else "")
+        )
         del encoder
-        model_config = init.config if init else config.model.decoder_config(len(vocab), spec.channels)
-        meta = {
-            "dataset": {
-                "train": str(config.data.train_captions),
-                "val": str(config.data.val_captions) if config.data.val_captions else None,
-                "train_images": len(train_set.images),
-            },
-            "decode": {"beam_size": config.recipe.decode.beam_size, "length_penalty": 0.0},
-        }
+        min_freq = config.recipe.min_word_freq
+        meta = {"dataset": sets.about, "decode": {"beam_size": config.recipe.decode.beam_size, "length_penalty": 0.0}}
         if init is not None:
-            meta["init"] = str(config.init)
+            init, added = extend_for_training(init, train_split, min_freq, say, str(config.init))
+            vocab, model_config = init.vocab, init.config
+            # the fine-tuned model decodes as the one it came from did, until tune_decoding says otherwise
+            meta["decode"]["length_penalty"] = init.meta.get("decode", {}).get("length_penalty", 0.0)
+            meta.update(init=str(config.init), added_words=added)
+        else:
+            vocab = scratch_vocabulary(train_split, min_freq, say)
+            model_config = config.model.decoder_config(len(vocab), spec.channels)
         session = Session(
             config.output,
             config.encoder,
@@ -112,7 +91,12 @@ def run_training(config: TrainConfig, log: Callable[[str], None] = print) -> Exi
             lambda: build_encoder(spec.name),
         )
         data = TrainData(train_split, val_split, vocab)
-        return _train_with_signals(data, model_config, config, session, init.decoder_state if init else None)
+        code = _train_with_signals(data, model_config, config, session, init.decoder_state if init else None)
+        if code == ExitCode.OK and world.main:
+            page = write_samples(config.output, val_split or train_split, config.recipe, val_split is not None)
+            say(f"sample captions: {page}")
+            finish_folder(config.output, config.keep_resume, say)
+        return code
     finally:
         shutdown(world)
 

@@ -89,7 +89,8 @@ class StepRunner:
             return loss
 
         self._accumulate(micro_batches, loss_of)
-        self.scheduler.step()
+        if self.scheduler.last_epoch + 1 < self.scheduler.total_steps:  # past the end OneCycleLR climbs back up
+            self.scheduler.step()
         return sum(logged), n_tokens
 
     def scst_step(

@@ -58,7 +58,7 @@ def test_xmp_sidecars_hold_caption_tags_and_score_and_a_rerun_changes_nothing(tr
         md = read_metadata(photo, side)
         assert md.description == r["caption"] and set(md.keywords) == set(r["tags"]) and r["tags"]
         assert md.captioner.score == pytest.approx(r["score"], abs=1e-3) and not md.hand_written
-        assert 0 < r["word_probability"] <= 1
+        assert 0 <= r["confidence"] <= 1 and r["labels"] and all(0 < lab["probability"] <= 1 for lab in r["labels"])
     stamps = {p: p.stat().st_mtime_ns for p in folder.glob("*.xmp")}
     result = caption(trained, folder, "--xmp", "--xmp-name", "photo.xmp")  # the existing sidecars are respected
     assert result.exit_code == 0, result.output
@@ -165,7 +165,7 @@ def test_html_gallery(trained, tmp_path):
     assert result.exit_code == 1
     html = page.read_text()
     assert html.count("<figure") == 5 and html.count("data:image/jpeg;base64,") == 4
-    assert "broken.jpg" in html and "4 captioned, 1 failed" in html and "probability per word" in html
+    assert "broken.jpg" in html and "4 captioned, 1 failed" in html and "confidence " in html
 
     browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if browser is None:  # the page itself is checked above; a real browser is an extra when one is installed

@@ -132,7 +132,11 @@ def test_merge_keeps_one_record_per_path_and_skips_a_cut_off_line(tmp_path):
     assert result.exit_code == 0, result.output
     assert "cut off" in result.output and "2 duplicates" in result.output
     rows = out.read_text().splitlines()
-    assert rows == ["path,caption,score,tags,error", "x.jpg,a dog,,,", "y.jpg,a cat,,,"]
+    assert rows == [
+        "path,caption,score,tags,error,confidence,labels,categories",
+        "x.jpg,a dog,,,,,,",
+        "y.jpg,a cat,,,,,,",
+    ]
 
 
 def test_merge_refuses_garbage_and_its_own_output(tmp_path):

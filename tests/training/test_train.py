@@ -245,6 +245,8 @@ def test_encoder_fine_tuning_switches_to_images_and_ships_the_tuned_encoder(tmp_
         1,
         "--encoder-lr",
         1e-3,
+        "--val-share",
+        0,
         "-q",
     ]
     result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
