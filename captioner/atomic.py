@@ -46,3 +46,13 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def fsync_folder(folder: str | os.PathLike) -> None:
+    """Make a rename or a new file in ``folder`` survive a power cut (where the file system can sync a folder)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -2,7 +2,9 @@
 """Peak memory of `captioner caption` against the number of files: the file list streams, so it should not grow.
 
 Makes folders of tiny PNG files (in nested sub-folders, like a photo library), captions each with JSON Lines output,
-and samples the summed RSS of the process tree (main process and decoding workers) every 50 ms.
+and samples the summed PSS of the process tree (main process and decoding workers) every 50 ms: PSS splits the
+pages the forked workers share with the main process among them, so the sum counts every page once (summed RSS
+would count torch's libraries once per process). Falls back to RSS where PSS is unavailable.
 
     python scripts/benchmark_memory.py --counts 2000,20000 --json mem.json
 """
@@ -31,8 +33,8 @@ def make_files(folder: Path, n: int) -> None:
         Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(sub / f"{i:06d}.png")
 
 
-def peak_rss(cmd: list[str]) -> tuple[int, float, int]:
-    """(peak summed RSS in bytes, seconds, exit status) of ``cmd`` and its children."""
+def peak_pss(cmd: list[str]) -> tuple[int, float, int]:
+    """(peak summed PSS in bytes, seconds, exit status) of ``cmd`` and its children."""
     import psutil
 
     t0 = time.perf_counter()
@@ -42,7 +44,8 @@ def peak_rss(cmd: list[str]) -> tuple[int, float, int]:
         total = 0
         try:
             for p in [proc, *proc.children(recursive=True)]:
-                total += p.memory_info().rss
+                info = p.memory_full_info()
+                total += getattr(info, "pss", info.rss)
         except psutil.Error:
             pass
         peak = max(peak, total)
@@ -73,20 +76,20 @@ def main() -> None:
                 str(Path(tmp) / f"out{n}.jsonl"),
                 "-q",
             ] + (["--weights", str(args.weights)] if args.weights else [])
-            peak, seconds, status = peak_rss(cmd)
+            peak, seconds, status = peak_pss(cmd)
             lines = (Path(tmp) / f"out{n}.jsonl").read_text().count("\n")
             rows.append(
                 {
                     "files": n,
                     "captioned": lines,
                     "exit": status,
-                    "peak_rss_mb": round(peak / 2**20),
+                    "peak_pss_mb": round(peak / 2**20),
                     "seconds": round(seconds, 1),
                     "images_per_s": round(n / seconds, 1),
                 }
             )
             print(
-                f"{n:>7} files: peak RSS {rows[-1]['peak_rss_mb']:5d} MB, {seconds:6.1f} s, "
+                f"{n:>7} files: peak PSS {rows[-1]['peak_pss_mb']:5d} MB, {seconds:6.1f} s, "
                 f"{lines} lines, exit {status}",
                 flush=True,
             )

@@ -20,6 +20,7 @@ import argparse
 import collections
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,7 @@ def main() -> None:
 
     from captioner.labels.confidence import FEATURES, ConfidenceModel, contradiction
     from captioner.labels.describe import Describer
+    from captioner.labels.guide import DEFAULT_GUIDE
     from captioner.model.checkpoint import read_checkpoint, save_checkpoint
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -107,7 +109,7 @@ def main() -> None:
     print(f"human grounding: P(expert >= 3) = sigmoid({a:.3f} * log(CIDEr-D + 0.05) + {b:.3f})")
     ckpt = read_checkpoint(args.weights)
     alpha = float(ckpt.meta.get("decode", {}).get("length_penalty", 0.0))
-    describer = Describer(ckpt)
+    describer = Describer(ckpt, replace(DEFAULT_GUIDE, label_captions=False))  # confidence is of the model's captions
     val, x_val, cider_val = describe_split(describer, args.flickr8k, "val", args.beam_size, alpha)
     target = 1 / (1 + np.exp(-(a * np.log(cider_val + 0.05) + b)))
 

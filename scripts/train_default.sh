@@ -6,7 +6,9 @@
 # 2. self-critical: 2 epochs (SCST_EPOCHS) with a CIDEr-D reward, 5 top-5 samples per image, mean-of-others
 #    baseline, Adam 5e-5;
 # 3. beam size 3 and the length penalty chosen on the val split (scripts/tune_decoding.py);
-# 4. stripped to float16: weights/default.pt. Then: bash scripts/evaluate_default.sh
+# 4. stripped to float16: weights/default.pt;
+# 5. its caption confidence fitted on the val split, grounded in Flickr8k's expert judgments
+#    (scripts/calibrate_confidence.py). Then: bash scripts/evaluate_default.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data="${1:-${FLICKR8K:-../shared/data/flickr8k}}"
@@ -22,4 +24,5 @@ captioner train "${common[@]}" -o "$run/scst/model.pt" --init "$run/xe/model.pt"
 python scripts/tune_decoding.py --weights "$run/scst/model.pt" --captions "$data/captions_val.json" \
   --images "$data/images" --beams 3 --write
 python scripts/release.py "$run/scst/model.pt" "${RELEASE:-weights/default.pt}" --name flickr8k-lite0-scst
+python scripts/calibrate_confidence.py --weights "${RELEASE:-weights/default.pt}" --flickr8k "$data" --write
 echo "train_default: $(( ($(date +%s) - start) / 60 )) minutes wall time on $(nproc) cores"

@@ -113,6 +113,15 @@ from captioner.paths import display_path
     help="Encoder runtime on the CPU; auto: ONNX Runtime for folders and several files, PyTorch for one file.",
 )
 @click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32", "bf16", "int8"]),
+    default="auto",
+    show_default=True,
+    help="Number format on the CPU. auto: bf16 (decoder matmuls) where the CPU has bfloat16 kernels (AVX-512 BF16, "
+    "AMX), else fp32; int8 quantises the encoder too (faster, captions as good, ~3 in 4 the same as fp32's). "
+    "-v prints the choice.",
+)
+@click.option(
     "--shard",
     type=ShardType(),
     help="Caption only slice I of N (1-based) of the sorted file list, e.g. 2/4 on the second of four machines; "
@@ -143,6 +152,7 @@ def caption(
     recursive,
     max_pixels,
     backend,
+    precision,
     shard,
     quiet,
     verbose,
@@ -190,6 +200,7 @@ def caption(
         weights=weights,
         device=device,
         backend=backend,
+        precision=precision,
         decode=decode,
         scan=scan,
         fmt=fmt,
@@ -208,7 +219,11 @@ def caption(
         label_threshold=label_threshold,
         min_confidence=min_confidence,
     )
-    summary = caption_files(config, on_error=lambda m: click.echo(f"Error: {m}", err=True))
+    summary = caption_files(
+        config,
+        on_error=lambda m: click.echo(f"Error: {m}", err=True),
+        on_info=lambda m: click.echo(m, err=True) if verbose else None,
+    )
     if not quiet or summary.failed or summary.interrupted:
         click.echo(summary_line(summary, output), err=True)
         if summary.unsure:

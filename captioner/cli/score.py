@@ -61,6 +61,14 @@ METRIC_NAMES = {
     show_default=True,
     help="With --weights: decode as caption does, the classifier's labels steering the captions.",
 )
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32", "bf16", "int8"]),
+    default="fp32",
+    show_default=True,
+    help="With --weights: decode in this number format, as `caption --precision` does (int8 encodes every photo "
+    "afresh, never from the float32 feature cache).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def score(
     *,
@@ -80,6 +88,7 @@ def score(
     as_json,
     quiet,
     guidance,
+    precision,
 ):
     """Score captions against references: corpus BLEU-1..4 (x100, all references, closest reference length).
 
@@ -114,6 +123,7 @@ def score(
         html=html,
         progress=progress_enabled(quiet),
         guidance=guidance,
+        precision=precision,
     )
     result = run_score(config)
     if as_json:

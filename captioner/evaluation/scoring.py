@@ -34,6 +34,7 @@ class ScoreConfig:
     html: Path | None = None
     progress: bool = False
     guidance: bool = True  # decode as ``caption`` does, the classifier's labels steering the captions
+    precision: str = "fp32"  # auto | fp32 | bf16 | int8, as ``caption --precision`` (photos.precision)
 
 
 def read_predictions(path: Path) -> dict[str, str]:
@@ -116,15 +117,22 @@ def _score_weights(config: ScoreConfig) -> dict:
     from captioner.labels.guide import DEFAULT_GUIDE
     from captioner.model.checkpoint import read_checkpoint
     from captioner.model.decode import model_defaults
+    from captioner.photos.pipeline import Captioner
+    from captioner.photos.precision import resolve_precision
 
     refs = load_captions(config.captions, config.images, max_images=config.max_images)
     ckpt = read_checkpoint(config.weights)
     describer = Describer(ckpt, DEFAULT_GUIDE if config.guidance else None)
     options = model_defaults(config.decode, ckpt.meta)
+    precision = resolve_precision(config.precision)
+    captioner = Captioner(describer, "cpu", "torch", precision=precision)  # the decoder of that precision
     encoder = describer.model.encoder
-    tag = "pretrained" if ckpt.encoder_state is None else f"trained-{file_digest(config.weights)[:12]}"
-    cache = FeatureCache(config.cache_dir or default_cache_dir(), encoder.spec.name, encoder.spec.image_size, tag)
-    features = caption_set_features(refs, encoder, cache, progress=config.progress)
+    if precision.encoder == "fp32":  # the cached features are float32 encoder outputs
+        tag = "pretrained" if ckpt.encoder_state is None else f"trained-{file_digest(config.weights)[:12]}"
+        cache = FeatureCache(config.cache_dir or default_cache_dir(), encoder.spec.name, encoder.spec.image_size, tag)
+        features = caption_set_features(refs, encoder, cache, progress=config.progress)
+    else:  # never the float32 cache: this precision's own encoder on every photo
+        features = precision_features(captioner, [im.path for im in refs.images], config.progress)
     caps = [d.captions for d in describer.describe(features, options)]
     hyps = [c[0].text if c else "" for c in caps]
     if config.save_predictions is not None:
@@ -134,6 +142,21 @@ def _score_weights(config: ScoreConfig) -> dict:
                 f.write(json.dumps({"path": im.file_name, "caption": c[0].text if c else "", "score": score}) + "\n")
     summary = (
         f"{len(hyps)} images, beam size {options.beam_size}, length penalty {options.length_penalty:g}, "
-        f"guidance {'on' if config.guidance else 'off'}, model {config.weights}"
+        f"guidance {'on' if config.guidance else 'off'}, precision {precision.name}, model {config.weights}"
     )
     return evaluate_captions(refs.images, hyps, summary, config.coco, config.html)
+
+
+def precision_features(captioner, paths: list[Path], progress: bool = False):
+    """(N, P, D) features of ``paths`` from the captioner's own encoder (an int8 one), 32 photos at a time."""
+    import torch
+    from tqdm import tqdm
+
+    from captioner.data.images import read_tensor
+
+    out = []
+    with tqdm(total=len(paths), desc="features", unit="img", disable=not progress, leave=False) as bar:
+        for i in range(0, len(paths), 32):
+            out.append(captioner.features(torch.stack([read_tensor(p, captioner.size) for p in paths[i : i + 32]])))
+            bar.update(len(out[-1]))
+    return torch.cat(out)

@@ -8,11 +8,14 @@ Legend: N images, C classes (1000).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
 
 from captioner.labels.table import LabelClass, label_table
+
+RULED_OUT = 0.02  # a concept the classifier gives less than this is not in the photo, as far as it can tell
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,17 @@ class Concept:
     kind: str  # the kind of its most probable class: object, scene or detail
     words: tuple[str, ...]  # the noun and every synonym of its classes
     top: LabelClass  # its most probable class
+    broader: tuple[str, ...] = ()  # broader nouns of its path that are label nouns themselves: canoe -> boat
+
+    @property
+    def agreeing(self) -> tuple[str, ...]:
+        """Every word that names it, exactly or more broadly: its words, the nouns above it, its categories."""
+        return (*self.words, *self.broader, *(p.lower() for p in self.path[:-1]))
+
+
+@functools.cache
+def _label_nouns() -> frozenset[str]:
+    return frozenset(c.noun for c in label_table())
 
 
 def top_labels(probs: torch.Tensor, k: int = 5, floor: float = 0.02) -> list[Label]:
@@ -61,5 +75,6 @@ def concepts(probs: torch.Tensor, floor: float = 0.01) -> list[Concept]:
         members.sort(key=lambda m: -m[0])
         top = members[0][1]
         words = tuple(dict.fromkeys(w for _, c in members for w in c.words))
-        out.append(Concept(noun, sum(p for p, _ in members), top.noun_path, top.kind, words, top))
+        broader = tuple(p for p in top.noun_path[1:-1] if p in _label_nouns())
+        out.append(Concept(noun, sum(p for p, _ in members), top.noun_path, top.kind, words, top, broader))
     return sorted(out, key=lambda c: -c.probability)

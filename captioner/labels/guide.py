@@ -17,18 +17,23 @@ from dataclasses import dataclass
 
 import torch
 
-from captioner.labels.concepts import Concept, concepts
-from captioner.labels.words import forms
+from captioner.labels.concepts import RULED_OUT, Concept, concepts
+from captioner.labels.words import forms, visual_nouns
 from captioner.model.decode import Guidance
 from captioner.model.vocab import Vocabulary
 
 
 @dataclass(frozen=True)
 class GuideOptions:
-    threshold: float = 0.5  # a concept at least this probable steers the caption
-    bonus: float = 1.0  # a caption naming a concept of probability p gains bonus * p in score
+    threshold: float = 0.3  # a concept at least this probable steers the caption
+    bonus: float = 2.0  # a caption naming a concept of probability p gains bonus * p in score
     max_constraints: int = 1  # concepts per photo (each doubles the beams of that photo)
     kinds: tuple[str, ...] = ("object",)  # which kinds of classes steer (object, scene, detail)
+    veto: float = 2.0  # log-probability taken from words naming objects the classifier rules out (0: none)
+    label_captions: bool = True  # a caption that misses or contradicts a sure object is replaced by the label
+    sure: float = 0.5  # how probable an object must be for its label to replace a caption that misses it
+    novel_words: bool = True  # add the label nouns the model lacks (each a copy of a stand-in word)
+    window: int = 0  # also look for objects in every window of this many grid cells a side (0: the whole photo)
 
 
 DEFAULT_GUIDE = GuideOptions()
@@ -55,12 +60,17 @@ def build_guidance(
     novel_ids = [vocab.index[w] for w in novel if w in vocab.index]
     if novel_ids:
         bias[:, novel_ids] = -torch.inf  # never said unless the photo's classifier names them
+    visual = [(w, vocab.index[w]) for w in visual_nouns() if w in vocab.index]
     for n in range(N):
         found = concepts(probs[n])
         sure = {w for c in found if c.probability >= options.threshold for w in forms(c.words)}
+        if options.veto and guiding_concepts(found, options):  # sure of an object: do not name ones it rules out
+            seen = {w for c in found if c.probability >= RULED_OUT for w in forms(c.agreeing)}
+            ruled_out = [i for w, i in visual if w not in seen]
+            bias[n, ruled_out] -= options.veto
         for k, concept in enumerate(guiding_concepts(found, options)):
-            ids = [vocab.index[w] for w in forms(concept.words) if w in vocab.index]
-            for w in forms(concept.words):
+            ids = [vocab.index[w] for w in forms((*concept.words, *concept.broader)) if w in vocab.index]
+            for w in forms((*concept.words, *concept.broader)):
                 if w in novel and w in vocab.index:
                     bias[n, vocab.index[w]] = 0.0
                     stand_in = novel[w]
@@ -69,4 +79,4 @@ def build_guidance(
             if ids:
                 bits[n, ids] |= 1 << k
                 bonus[n, k] = options.bonus * concept.probability
-    return Guidance(bits, bonus, bias if novel_ids else None)
+    return Guidance(bits, bonus, bias if novel_ids or options.veto else None)

@@ -23,7 +23,9 @@ Tensors = tuple[torch.Tensor, ...]
 
 
 class StepDecoder(Protocol):
-    """What beam search needs from a decoder. Every tensor's first dimension is a row (one beam)."""
+    """What beam search needs from a decoder. Every tensor's first dimension is a row (one beam), except memory for
+    a decoder whose ``memory_per_image`` attribute is True: it gets one memory row per image, the image's beams
+    being consecutive rows of the state (no copy of the image's memory per beam)."""
 
     def start(self, features: torch.Tensor) -> tuple[Tensors, Tensors]:
         """(memory, state) for a batch of encoder outputs; memory is fixed per image, state changes each step."""
@@ -194,7 +196,9 @@ def beam_search(
     bound_lp = lp[L] if alpha >= 0 else None  # the largest penalty any live beam can still get
 
     memory, state = decoder.start(features)
-    memory = tuple(m.repeat_interleave(M * K, 0) for m in memory)  # (N, ...) M*K copies of each image
+    per_image = getattr(decoder, "memory_per_image", False)  # memory (b, ...) instead of M*K copies (N, ...)
+    if not per_image:
+        memory = tuple(m.repeat_interleave(M * K, 0) for m in memory)  # (N, ...) M*K copies of each image
     state = tuple(s.repeat_interleave(M * K, 0) for s in state)
     images = torch.arange(B, device=device)  # which input image each still-active block of M*K rows is
     live_logp = torch.full((B, M, K), -math.inf, device=device)
@@ -261,6 +265,6 @@ def beam_search(
                 bias = bias[keep_img]
             fin.select(keep_img)
             state = tuple(s.index_select(0, keep_rows) for s in state)
-            memory = tuple(m.index_select(0, keep_rows) for m in memory)
+            memory = tuple(m.index_select(0, keep_img if per_image else keep_rows) for m in memory)
             tokens = tokens.index_select(0, keep_rows)
     return results

@@ -32,6 +32,7 @@ class CaptionConfig:
     weights: Path | None = None  # None: the shipped model
     device: str = "auto"  # auto | cpu | cuda
     backend: str = "auto"  # encoder runtime on a CPU: auto | torch | onnx
+    precision: str = "auto"  # auto | fp32 | bf16 | int8 (photos.precision)
     decode: DecodeOptions = field(default_factory=DecodeOptions)
     scan: ScanOptions = field(default_factory=ScanOptions)
     fmt: str = "text"  # text | jsonl | csv

@@ -56,15 +56,17 @@ def to_record(result: Result, config: CaptionConfig) -> CaptionRecord:
     captions = d.captions[: config.n_best]
     best = captions[0]
     tags, categories = photo_keywords(d, config.tags, config.label_threshold) if config.tags else (None, None)
+    scored = captions[1:] if d.from_labels else captions  # a label caption has no beam score
     return CaptionRecord(
         path,
         best.text,
-        round(best.score, 4),
-        [{"caption": c.text, "score": round(c.score, 4)} for c in captions],
+        None if d.from_labels else round(best.score, 4),
+        [{"caption": c.text, "score": round(c.score, 4)} for c in scored],
         tags,
         confidence=round(d.confidence, 4),
         labels=[label.to_json() for label in d.labels],
         categories=categories,
+        from_labels=d.from_labels,
     )
 
 

@@ -26,6 +26,7 @@ import io
 import os
 from pathlib import Path
 
+from captioner.atomic import fsync_folder
 from captioner.errors import CaptionerError
 from captioner.jsonl import complete_lines
 from captioner.paths import display_path
@@ -39,15 +40,6 @@ def journal_path(output: Path) -> Path:
 
 def _compact_path(output: Path) -> Path:
     return output.with_name(output.name + ".compact")
-
-
-def _fsync_folder(folder: Path) -> None:
-    with contextlib.suppress(OSError):  # not every file system can sync a directory
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _lock(f: io.BufferedRandom, output: Path, journal: Path) -> None:
@@ -150,7 +142,7 @@ class Journal:
                 if mode is not None:
                     os.chmod(self.path, mode)
                 os.replace(self.path, self.output)
-            _fsync_folder(self.output.parent)
+            fsync_folder(self.output.parent)
         except OSError as e:
             raise CaptionerError(
                 f"{display_path(self.output)}: cannot replace it ({e.strerror or e}); the records are in "

@@ -1,4 +1,5 @@
-"""Caption image files: decode in parallel workers, encode in batches, beam search in batches, in input order.
+"""Caption image files: decode in parallel workers; encode and beam search batches in parallel lanes; in input
+order.
 
 Legend: I images in a batch, S image size, P grid positions, D channels.
 """
@@ -6,7 +7,9 @@ Legend: I images in a batch, S image size, P grid positions, D channels.
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from captioner.model.decode import Caption, DecodeOptions
 from captioner.paths import display_path
 from captioner.photos.config import ScanOptions
 from captioner.photos.files import iter_images, shard
+from captioner.photos.precision import Precision
 
 
 def input_images(inputs: Iterable[str | os.PathLike], scan: ScanOptions) -> Iterator[Path]:
@@ -103,20 +107,28 @@ class Captioner:
         device: torch.device | str = "cpu",
         backend: str = "torch",
         cache_dir: str | os.PathLike | None = None,
+        precision: Precision | None = None,
     ):
         """``backend``: "torch", or "onnx" to run the encoder with ONNX Runtime (CPU only; exported on first use
-        into ``cache_dir``)."""
+        into ``cache_dir``). ``precision`` (default float32 throughout): see ``photos.precision``; on a CPU the
+        decoder runs as a ``FastDecoder`` (the same captions in float32)."""
         self.device = torch.device(device)
         self.describer = describer
         self.model = describer.model.to(self.device).eval()
         self.vocab = describer.vocab
         self.size = self.model.encoder.spec.image_size
+        self.precision = precision or Precision("fp32", "fp32", "fp32", "default")
         self.onnx = None
-        if backend == "onnx" and self.device.type == "cpu":
+        if self.device.type == "cpu":
+            from captioner.model.fast_decoder import FastDecoder
+
+            if not isinstance(self.model.decoder, FastDecoder):
+                self.model.decoder = FastDecoder(self.model.decoder, self.precision.decoder)
+        if (backend == "onnx" or self.precision.encoder == "int8") and self.device.type == "cpu":
             from captioner.data.features import default_cache_dir
             from captioner.model.onnx import onnx_encoder
 
-            self.onnx = onnx_encoder(self.model.encoder, cache_dir or default_cache_dir())
+            self.onnx = onnx_encoder(self.model.encoder, cache_dir or default_cache_dir(), self.precision.encoder)
         elif self.device.type == "cpu":
             self.model.encoder.use_channels_last()
 
@@ -142,7 +154,8 @@ class Captioner:
     ) -> Iterator[Result]:
         """One ``Result`` per image under ``inputs``, in input order; unreadable files give an error result.
 
-        ``skip`` holds printable paths already done (for resuming), which are not read again.
+        ``skip`` holds printable paths already done (for resuming), which are not read again. The stages overlap:
+        the workers decode while, on a CPU, lanes (threads) each encode and describe a batch of their own.
         """
         dataset = _DecodedBatches([os.fspath(p) for p in inputs], scan, self.size, frozenset(skip))
         workers = scan.workers
@@ -154,8 +167,8 @@ class Captioner:
             persistent_workers=False,
         )
         try:
-            for batch in loader:
-                found = iter(self.describe_tensors(batch["images"], options) if len(batch["images"]) else [])
+            for batch, described in self._described(loader, options, overlap=workers > 0):
+                found = iter(described)
                 for i, (name, file) in enumerate(zip(batch["paths"], batch["files"])):
                     if i in batch["errors"]:
                         yield Result(name, file, error=batch["errors"][i])
@@ -164,3 +177,54 @@ class Captioner:
                     yield Result(name, file, captions=d.captions, thumbnail=batch["thumbnails"].get(i), description=d)
         except CaptionerError as e:
             raise CaptionerError(worker_message(e)) from None
+
+    def _describe_batch(self, batch: dict, options: DecodeOptions) -> list[Description]:
+        """One decoded batch's descriptions; its (I, P, D) features are freed on return."""
+        return self.describer.describe(self.features(batch["images"]), options) if len(batch["images"]) else []
+
+    def _described(
+        self, loader: Iterable[dict], options: DecodeOptions, overlap: bool
+    ) -> Iterator[tuple[dict, list[Description]]]:
+        """The loader's batches with their descriptions, in order. With ``overlap`` on a CPU, ``lanes`` threads take
+        whole batches (encoder and beam search; ONNX Runtime and PyTorch release the GIL), each on its share of the
+        cores: every core stays busy whichever stage is the slower, where one thread per stage left the encoder's
+        idle half the time."""
+        if self.device.type != "cpu":
+            for batch in loader:
+                yield batch, self._describe_batch(batch, options)
+            return
+        lanes, threads = lane_threads()
+        before = torch.get_num_threads()
+        if self.onnx is not None:
+            self.onnx.set_threads(threads)
+        if not overlap or lanes == 1:  # one lane, on one lane's threads: PyTorch's many small parallel regions
+            torch.set_num_threads(threads)  # (the beam search's) crawl when a busy core preempts one of their threads
+            try:
+                for batch in loader:
+                    yield batch, self._describe_batch(batch, options)
+            finally:
+                torch.set_num_threads(before)
+            return
+        pool = ThreadPoolExecutor(lanes, "lane", initializer=torch.set_num_threads, initargs=(threads,))
+        try:
+            window: deque = deque()  # (batch, future), in input order
+            for batch in loader:
+                window.append((batch, pool.submit(self._describe_batch, batch, options)))
+                if len(window) > lanes:
+                    done, future = window.popleft()
+                    yield done, future.result()
+            while window:
+                done, future = window.popleft()
+                yield done, future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            torch.set_num_threads(before)
+
+
+def lane_threads(cores: int | None = None) -> tuple[int, int]:
+    """(lanes, threads per lane) for this many cores (default: those this process may use): up to 4 lanes, the
+    cores shared among them; 2 cores give 2 single-threaded lanes."""
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    lanes = max(1, min(cores, 4))
+    return lanes, max(1, cores // lanes)

@@ -50,6 +50,7 @@ class CaptionRecord:
     confidence: float | None = None  # 0..1: how likely the caption describes the photo (captioner.labels.confidence)
     labels: list[dict] | None = None  # the classifier's top classes: [{"name", "probability", "path"}, ...]
     categories: list[str] | None = None  # hierarchical keywords: "animal/mammal/cat"
+    from_labels: bool = False  # the caption is the classifier's label, the model's captions having missed it
 
     @property
     def ok(self) -> bool:
@@ -60,6 +61,8 @@ class CaptionRecord:
         if self.error is not None:
             return {"path": self.path, **({"caption": self.caption} if self.caption else {}), "error": self.error}
         record = {"path": self.path, "caption": self.caption, "score": self.score}
+        if self.from_labels:
+            record["from_labels"] = True
         if self.confidence is not None:
             record["confidence"] = self.confidence
         record["captions"] = self.captions
@@ -82,6 +85,7 @@ class CaptionRecord:
             obj.get("confidence"),
             obj.get("labels"),
             obj.get("categories"),
+            bool(obj.get("from_labels")),
         )
 
 

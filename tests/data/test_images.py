@@ -30,6 +30,33 @@ def test_jpeg_draft_decodes_big_photos_at_reduced_scale(tmp_path):
     assert read_tensor(tmp_path / "big.jpg", 224).shape == (3, 224, 224)
 
 
+def camera_jpeg(path, photo, preview, orientation=1):
+    """A JPEG with a Multi-Picture preview frame after the photo, as cameras write them."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    photo.save(path, format="MPO", save_all=True, append_images=[preview], quality=85, exif=exif)
+
+
+def test_a_camera_preview_big_enough_and_of_the_photos_shape_is_decoded_instead(tmp_path):
+    photo = rgb_noise(3000, 2000)
+    red = Image.new("RGB", (900, 600), (250, 0, 0))  # unlike the photo, so the test sees which was decoded
+    camera_jpeg(tmp_path / "cam.jpg", photo, red)
+    img = load_image(tmp_path / "cam.jpg", size=224)
+    assert img.size == (450, 300)  # the preview at draft scale 1/2 (the photo would be 375x250 at 1/8)
+    assert np.asarray(img)[..., 0].mean() > 240 and np.asarray(img)[..., 1].mean() < 10
+    camera_jpeg(tmp_path / "rot.jpg", photo, red, orientation=6)
+    assert load_image(tmp_path / "rot.jpg", size=224).size == (300, 450)  # the photo's orientation applies
+    assert load_image(tmp_path / "cam.jpg").size == (3000, 2000)  # without a model size: the photo itself
+
+
+@pytest.mark.parametrize("w,h", [(200, 133), (900, 900)])  # too small for the model; another shape
+def test_a_camera_preview_too_small_or_of_another_shape_is_not_used(tmp_path, w, h):
+    camera_jpeg(tmp_path / "cam.jpg", rgb_noise(3000, 2000), Image.new("RGB", (w, h), (250, 0, 0)))
+    img = load_image(tmp_path / "cam.jpg", size=224)
+    assert img.size == (375, 250)  # the photo at draft scale 1/8
+    assert np.asarray(img)[..., 1].mean() > 60  # noise, not the red preview
+
+
 @pytest.mark.parametrize("mode", ["L", "LA", "RGBA", "P", "PA", "CMYK", "I;16", "I", "F", "1"])
 def test_any_mode_becomes_rgb(tmp_path, mode):
     base = rgb_noise()

@@ -47,7 +47,8 @@ def test_xmp_name_choices_are_the_metadata_layers():
 def test_xmp_sidecars_hold_caption_tags_and_score_and_a_rerun_changes_nothing(trained, tmp_path):
     folder = photos(trained, tmp_path)
     out = tmp_path / "caps.jsonl"
-    result = caption(trained, folder, "--xmp", "--format", "jsonl", "-o", out, "-q")
+    # the toy model's classifier is unsure of its flat colours: a low threshold gives every photo label keywords
+    result = caption(trained, folder, "--xmp", "--format", "jsonl", "-o", out, "-q", "--label-threshold", "0.01")
     assert result.exit_code == 0, result.output
     found = records(out)
     assert len(found) == 6
@@ -60,7 +61,7 @@ def test_xmp_sidecars_hold_caption_tags_and_score_and_a_rerun_changes_nothing(tr
         assert md.captioner.score == pytest.approx(r["score"], abs=1e-3) and not md.hand_written
         assert 0 <= r["confidence"] <= 1 and r["labels"] and all(0 < lab["probability"] <= 1 for lab in r["labels"])
     stamps = {p: p.stat().st_mtime_ns for p in folder.glob("*.xmp")}
-    result = caption(trained, folder, "--xmp", "--xmp-name", "photo.xmp")  # the existing sidecars are respected
+    result = caption(trained, folder, "--xmp", "--xmp-name", "photo.xmp", "--label-threshold", "0.01")  # existing ones
     assert result.exit_code == 0, result.output
     assert "metadata already up to date in 6" in result.stderr
     assert {p: p.stat().st_mtime_ns for p in folder.glob("*.xmp")} == stamps
@@ -115,7 +116,7 @@ def test_bad_files_are_reported_and_the_rest_captioned(trained, tmp_path):
     assert "2 failed" in result.stderr and "zero.jpg" in result.stderr and "notes.png" in result.stderr
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 5
-    assert sum(1 for r in rows if r["error"]) == 2 and all(r["caption"] and r["tags"] for r in rows if not r["error"])
+    assert sum(1 for r in rows if r["error"]) == 2 and all(r["caption"] and r["labels"] for r in rows if not r["error"])
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])

@@ -21,7 +21,7 @@ import os
 import struct
 from pathlib import Path
 
-from captioner.atomic import atomic_write
+from captioner.atomic import atomic_write, fsync_folder
 from captioner.errors import CaptionerError
 from captioner.photos.metadata.text import display
 
@@ -45,15 +45,6 @@ def resolve(path: Path) -> Path:
 
 def _journal(path: Path, st: os.stat_result) -> Path:
     return path.parent / f".captioner-inplace-{st.st_dev:x}-{st.st_ino:x}.journal"
-
-
-def _fsync_folder(folder: Path) -> None:
-    with contextlib.suppress(OSError):  # not every file system can sync a directory
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _overwrite(path: Path, data: bytes, times: tuple[int, int] | None) -> None:
@@ -85,7 +76,7 @@ def recover(path: Path) -> bool:
         if complete:
             _overwrite(path, content, (atime, mtime) if restore else None)
         journal.unlink()
-        _fsync_folder(path.parent)
+        fsync_folder(path.parent)
     except OSError as e:
         raise CaptionerError(f"{display(path)}: cannot finish an interrupted rewrite ({e.strerror or e})") from None
     return complete
@@ -100,7 +91,7 @@ def _in_place(path: Path, data: bytes, st: os.stat_result, keep_times: bool) -> 
             f.write(_MAGIC + header + hashlib.sha256(data).digest() + data)
             f.flush()
             os.fsync(f.fileno())
-        _fsync_folder(path.parent)
+        fsync_folder(path.parent)
     except OSError:
         with contextlib.suppress(OSError):
             journal.unlink()
@@ -113,7 +104,7 @@ def _in_place(path: Path, data: bytes, st: os.stat_result, keep_times: bool) -> 
             f"{display(journal.name)}"
         ) from None
     journal.unlink()
-    _fsync_folder(path.parent)
+    fsync_folder(path.parent)
 
 
 def _replace(path: Path, data: bytes, st: os.stat_result | None, keep_times: bool) -> None:
@@ -122,7 +113,7 @@ def _replace(path: Path, data: bytes, st: os.stat_result | None, keep_times: boo
             f.write(data)
     except CaptionerError as e:
         raise CaptionerError(_printable(str(e))) from None
-    _fsync_folder(path.parent)
+    fsync_folder(path.parent)
     if st is not None:
         if hasattr(os, "chown") and (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
             with contextlib.suppress(OSError):  # only root may give a file away
