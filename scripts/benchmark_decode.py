@@ -82,14 +82,14 @@ def main() -> None:
             "24 MP": (6000, 4000, False),
             "24 MP + Full HD preview": (6000, 4000, True),
         }
-        print(f"{'':<26}" + "".join(f"{m:>18}" for m in methods))
+        print(f"{'':<30}" + "".join(f"{m:>18}" for m in methods))
         for name, (w, h, preview) in sets.items():
             folder = Path(tmp) / name.replace(" ", "_")
             make_photos(folder, args.photos, (w, h), preview=preview)
             paths = sorted(folder.glob("*.jpg"))
             mb = sum(p.stat().st_size for p in paths) / len(paths) / 2**20
             row = [per_photo_ms(fn, paths) for fn in methods.values()]
-            print(f"{name + f' ({mb:.1f} MB)':<26}" + "".join(f"{v:18.2f}" for v in row), flush=True)
+            print(f"{name + f' ({mb:.1f} MB)':<30}" + "".join(f"{v:18.2f}" for v in row), flush=True)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ pages the forked workers share with the main process among them, so the sum coun
 would count torch's libraries once per process). Falls back to RSS where PSS is unavailable.
 
     python scripts/benchmark_memory.py --counts 2000,20000 --json mem.json
+    python scripts/benchmark_memory.py --counts 2000 --jpeg 640x480 --args "--workers 1"
 """
 
 from __future__ import annotations
@@ -58,12 +59,20 @@ def main() -> None:
     ap.add_argument("--counts", default="2000,20000")
     ap.add_argument("--weights", type=Path)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--jpeg", help="make 640x480-style JPEG photos of this size (WxH) instead of tiny PNGs")
+    ap.add_argument("--args", default="", help="more options for `captioner caption`, e.g. \"--workers 1\"")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(x) for x in args.counts.split(",")):
             folder = Path(tmp) / f"lib{n}"
-            make_files(folder, n)
+            if args.jpeg:
+                sys.path.insert(0, str(ROOT / "scripts"))
+                from benchmark import make_photos
+
+                make_photos(folder, n, tuple(int(v) for v in args.jpeg.split("x")))
+            else:
+                make_files(folder, n)
             cmd = [
                 sys.executable,
                 "-m",
@@ -75,7 +84,8 @@ def main() -> None:
                 "-o",
                 str(Path(tmp) / f"out{n}.jsonl"),
                 "-q",
-            ] + (["--weights", str(args.weights)] if args.weights else [])
+            ]
+            cmd += (["--weights", str(args.weights)] if args.weights else []) + args.args.split()
             peak, seconds, status = peak_pss(cmd)
             lines = (Path(tmp) / f"out{n}.jsonl").read_text().count("\n")
             rows.append(

