@@ -60,7 +60,7 @@ def main() -> None:
     ap.add_argument("--weights", type=Path)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--jpeg", help="make 640x480-style JPEG photos of this size (WxH) instead of tiny PNGs")
-    ap.add_argument("--args", default="", help="more options for `captioner caption`, e.g. \"--workers 1\"")
+    ap.add_argument("--args", default="", help='more options for `captioner caption`, e.g. "--workers 1"')
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
