@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from captioner.cli.app import main, progress_enabled
-from captioner.cli.options import ShardType, decode_flags, decode_options
+from captioner.cli.options import ShardType, decode_flags, decode_options, precision_option
 from captioner.errors import EXIT_CODES_HELP, ExitCode
 from captioner.paths import display_path
 
@@ -112,12 +112,9 @@ from captioner.paths import display_path
     show_default=True,
     help="Encoder runtime on the CPU; auto: ONNX Runtime for folders and several files, PyTorch for one file.",
 )
-@click.option(
-    "--precision",
-    type=click.Choice(["auto", "fp32", "bf16", "int8"]),
-    default="auto",
-    show_default=True,
-    help="Number format on the CPU. auto: bf16 (decoder matmuls) where the CPU has bfloat16 kernels (AVX-512 BF16, "
+@precision_option(
+    "auto",
+    "Number format on the CPU. auto: bf16 (decoder matmuls) where the CPU has bfloat16 kernels (AVX-512 BF16, "
     "AMX), else fp32; int8 quantises the encoder too (faster, captions as good, ~3 in 4 the same as fp32's). "
     "-v prints the choice.",
 )

@@ -45,3 +45,10 @@ class ShardType(click.ParamType):
         if not (i.isdigit() and n.isdigit() and 1 <= int(i) <= int(n)):
             self.fail(f"{value!r} is not I/N with 1 <= I <= N (e.g. 1/4)", param, ctx)
         return int(i) - 1, int(n)
+
+
+def precision_option(default: str, help: str):
+    """``--precision auto|fp32|bf16|int8`` (photos.precision), as ``caption`` and ``score`` take it."""
+    from captioner.photos.precision import PRECISIONS
+
+    return click.option("--precision", type=click.Choice(PRECISIONS), default=default, show_default=True, help=help)

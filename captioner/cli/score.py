@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from captioner.cli.app import main, progress_enabled
-from captioner.cli.options import decode_flags
+from captioner.cli.options import decode_flags, precision_option
 
 METRIC_NAMES = {
     "bleu1": "BLEU-1",
@@ -61,12 +61,9 @@ METRIC_NAMES = {
     show_default=True,
     help="With --weights: decode as caption does, the classifier's labels steering the captions.",
 )
-@click.option(
-    "--precision",
-    type=click.Choice(["auto", "fp32", "bf16", "int8"]),
-    default="fp32",
-    show_default=True,
-    help="With --weights: decode in this number format, as `caption --precision` does (int8 encodes every photo "
+@precision_option(
+    "fp32",
+    "With --weights: decode in this number format, as `caption --precision` does (int8 encodes every photo "
     "afresh, never from the float32 feature cache).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")

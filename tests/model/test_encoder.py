@@ -117,3 +117,21 @@ def test_channels_last_gives_the_same_features():
         plain = enc.forward_features(x)
         fast = enc.use_channels_last().forward_features(x)
     assert torch.allclose(plain, fast, atol=1e-4)
+
+
+def test_captioning_imports_neither_torchvision_nor_dynamo(tmp_path):
+    """torchvision.ops imports torch._dynamo (triton, sympy): 170 MB and 1.2 s in every captioning process."""
+    import subprocess
+    import sys
+
+    Image.fromarray(skimage_data.coffee()).save(tmp_path / "coffee.jpg")
+    code = (
+        "import sys\n"
+        "from captioner.cli import main\n"
+        f"main(['caption', {str(tmp_path / 'coffee.jpg')!r}, '-q'], standalone_mode=False)\n"
+        "bad = [m for m in ('torchvision', 'torch._dynamo', 'sympy') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "coffee" in run.stdout
