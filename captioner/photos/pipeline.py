@@ -119,6 +119,9 @@ class Captioner:
         self.size = self.model.encoder.spec.image_size
         self.precision = precision or Precision("fp32", "fp32", "fp32", "default")
         self.onnx = None
+        # the lanes and their shape (lanes, threads), kept for the next run: new threads each run would each get a
+        # new malloc arena (+130 MB a run, measured in scripts/benchmark.py)
+        self._pool: tuple[ThreadPoolExecutor, tuple[int, int]] | None = None
         if self.device.type == "cpu":
             from captioner.model.fast_decoder import FastDecoder
 
@@ -205,9 +208,9 @@ class Captioner:
             finally:
                 torch.set_num_threads(before)
             return
-        pool = ThreadPoolExecutor(lanes, "lane", initializer=torch.set_num_threads, initargs=(threads,))
+        pool = self._lanes(lanes, threads)
+        window: deque = deque()  # (batch, future), in input order
         try:
-            window: deque = deque()  # (batch, future), in input order
             for batch in loader:
                 window.append((batch, pool.submit(self._describe_batch, batch, options)))
                 if len(window) > lanes:
@@ -217,8 +220,21 @@ class Captioner:
                 done, future = window.popleft()
                 yield done, future.result()
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            for _, future in window:  # interrupted or failed: what has not started never will; wait for the rest
+                future.cancel()
+            for _, future in window:
+                if not future.cancelled():
+                    future.exception()
             torch.set_num_threads(before)
+
+    def _lanes(self, lanes: int, threads: int) -> ThreadPoolExecutor:
+        """The lane threads (``lanes`` of them, ``threads`` PyTorch threads each), made on first use."""
+        if self._pool is None or self._pool[1] != (lanes, threads):
+            if self._pool is not None:
+                self._pool[0].shutdown(wait=True)
+            pool = ThreadPoolExecutor(lanes, "lane", initializer=torch.set_num_threads, initargs=(threads,))
+            self._pool = pool, (lanes, threads)
+        return self._pool[0]
 
 
 def lane_threads(cores: int | None = None) -> tuple[int, int]:

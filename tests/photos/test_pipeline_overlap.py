@@ -72,3 +72,26 @@ def test_lanes_share_the_cores():
     assert lane_threads(2) == (2, 1)
     assert lane_threads(16) == (4, 4)
     assert lane_threads(6) == (4, 1)
+
+
+def test_a_captioner_keeps_its_lane_threads_from_run_to_run(trained, photos, monkeypatch):
+    """New lane threads each run would each get a new malloc arena: a long-lived process would grow run by run."""
+    import threading
+
+    from captioner.labels.describe import Describer
+    from captioner.model.checkpoint import read_checkpoint
+    from captioner.model.decode import DecodeOptions
+    from captioner.photos import pipeline
+    from captioner.photos.config import ScanOptions
+
+    monkeypatch.setattr(pipeline, "lane_threads", lambda cores=None: (2, 1))  # lanes even on a 1-core runner
+    cap = pipeline.Captioner(Describer(read_checkpoint(trained["model"]), None), "cpu", "torch")
+    scan, options = ScanOptions(batch_size=2, workers=1), DecodeOptions(beam_size=2, batch_size=2)
+    runs = [
+        [r.captions[0].text if r.ok else r.error for r in cap.caption_paths([photos], scan, options)] for _ in range(3)
+    ]
+    lanes_after = [t for t in threading.enumerate() if t.name.startswith("lane")]
+    runs.append([r.captions[0].text if r.ok else r.error for r in cap.caption_paths([photos], scan, options)])
+    assert runs[0] == runs[1] == runs[2] == runs[3] and len(runs[0]) == 8
+    assert 0 < len(lanes_after) <= 2
+    assert [t for t in threading.enumerate() if t.name.startswith("lane")] == lanes_after  # the same threads
