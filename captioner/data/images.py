@@ -60,26 +60,7 @@ def load_image(path: str | os.PathLike, size: int | None = None, max_pixels: int
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                w, h = img.size
-                if w * h > max_pixels:
-                    raise CaptionerError(
-                        f"{name}: {w}x{h} = {w * h:,} pixels is over the limit of {max_pixels:,} "
-                        "(a possible decompression bomb; raise --max-pixels to allow it)"
-                    )
-                if getattr(img, "is_animated", False):
-                    img.seek(0)  # animated GIF/PNG/WebP: the first frame
-                jpeg = img.format in ("JPEG", "MPO")  # MPO: Pillow's name for a JPEG with Multi-Picture frames
-                orientation = _orientation(img) if jpeg else None  # the photo's, before a preview replaces it
-                if size and jpeg:
-                    _seek_preview(img, size)
-                    img.draft("RGB", (size, size))
-                img.load()
-                if orientation is None:  # other formats: their EXIF may lie after the pixels (PNG)
-                    orientation = _orientation(img)
-                if orientation in ORIENTATIONS:
-                    img = img.transpose(getattr(Image.Transpose, ORIENTATIONS[orientation]))
-                return _to_rgb(img).copy()
+            return _decode(path, size, max_pixels, preview=True)
     except CaptionerError:
         raise
     except FileNotFoundError:
@@ -109,6 +90,38 @@ def load_image(path: str | os.PathLike, size: int | None = None, max_pixels: int
         raise CaptionerError(f"{name}: damaged image ({type(e).__name__}: {str(e)[:120]})") from None
 
 
+def _decode(path: str | os.PathLike, size: int | None, max_pixels: int, preview: bool):
+    """``load_image``'s decoding, its errors left to it; ``preview``: a camera's preview frame may stand in for the
+    photo (when it cannot be decoded, the photo is: a file cut short loses its preview first)."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        w, h = img.size
+        if w * h > max_pixels:
+            raise CaptionerError(
+                f"{display_path(path)}: {w}x{h} = {w * h:,} pixels is over the limit of {max_pixels:,} "
+                "(a possible decompression bomb; raise --max-pixels to allow it)"
+            )
+        if getattr(img, "is_animated", False):
+            img.seek(0)  # animated GIF/PNG/WebP: the first frame
+        jpeg = img.format in ("JPEG", "MPO")  # MPO: Pillow's name for a JPEG with Multi-Picture frames
+        orientation = _orientation(img) if jpeg else None  # the photo's, before a preview replaces it
+        if size and jpeg:
+            on_preview = preview and _seek_preview(img, size)
+            img.draft("RGB", (size, size))
+            if on_preview:
+                try:
+                    img.load()
+                except Exception:  # noqa: BLE001  # a damaged preview: decode the photo instead
+                    return _decode(path, size, max_pixels, preview=False)
+        img.load()
+        if orientation is None:  # other formats: their EXIF may lie after the pixels (PNG)
+            orientation = _orientation(img)
+        if orientation in ORIENTATIONS:
+            img = img.transpose(getattr(Image.Transpose, ORIENTATIONS[orientation]))
+        return _to_rgb(img).copy()
+
+
 def _orientation(img) -> int:
     """The EXIF orientation (1 to 8) of an opened image; 1 where it has none or a bogus EXIF block."""
     try:
@@ -118,12 +131,12 @@ def _orientation(img) -> int:
         return 1
 
 
-def _seek_preview(img, size: int) -> None:
+def _seek_preview(img, size: int) -> bool:
     """Move a JPEG with Multi-Picture frames to its smallest preview that is at least ``size`` x ``size`` and has
-    the photo's shape; leave it on the photo when there is none (or a frame cannot be read)."""
+    the photo's shape; leave it on the photo when there is none (or a frame cannot be read). Whether it moved."""
     entries = (getattr(img, "mpinfo", None) or {}).get(0xB002) or []
     if len(entries) < 2:
-        return
+        return False
     width, height = img.size
     best = None
     for frame, entry in list(enumerate(entries))[1:]:
@@ -142,6 +155,7 @@ def _seek_preview(img, size: int) -> None:
             if best is None or w * h < best[1]:
                 best = frame, w * h
     img.seek(best[0] if best else 0)
+    return best is not None
 
 
 def _sniff(path: str | os.PathLike) -> str:

@@ -49,6 +49,14 @@ def test_a_camera_preview_big_enough_and_of_the_photos_shape_is_decoded_instead(
     assert load_image(tmp_path / "cam.jpg").size == (3000, 2000)  # without a model size: the photo itself
 
 
+def test_a_damaged_camera_preview_falls_back_to_the_photo(tmp_path):
+    camera_jpeg(tmp_path / "cam.jpg", rgb_noise(3000, 2000), Image.new("RGB", (900, 600), (250, 0, 0)))
+    data = (tmp_path / "cam.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) - 2000])  # cut short: the preview, stored last, is damaged
+    img = load_image(tmp_path / "cut.jpg", size=224)
+    assert img.size == (375, 250) and np.asarray(img)[..., 1].mean() > 60  # the photo, not the red preview
+
+
 @pytest.mark.parametrize("w,h", [(200, 133), (900, 900)])  # too small for the model; another shape
 def test_a_camera_preview_too_small_or_of_another_shape_is_not_used(tmp_path, w, h):
     camera_jpeg(tmp_path / "cam.jpg", rgb_noise(3000, 2000), Image.new("RGB", (w, h), (250, 0, 0)))
