@@ -110,8 +110,10 @@ def encode_images(
     workers: int = 2,
     device: str = "cpu",
     progress: Callable[[int], None] | None = None,
+    extract: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
-    """Features (N, P, D) float16 for ``paths``, from the cache where present, computed (and cached) otherwise."""
+    """Features (N, P, D) float16 for ``paths``, from the cache where present, computed (and cached) otherwise.
+    ``extract`` (uint8 (b, 3, S, S) -> (b, P, D)) replaces the encoder's own forward (an int8 graph, say)."""
     digests = [file_digest(p) for p in paths]
     out: torch.Tensor | None = None
     todo = []
@@ -126,7 +128,7 @@ def encode_images(
     if progress and len(paths) - len(todo):
         progress(len(paths) - len(todo))
     if todo:
-        extract = feature_extractor(encoder, device, cache.root if cache is not None else None)
+        extract = extract or feature_extractor(encoder, device, cache.root if cache is not None else None)
         loader = torch.utils.data.DataLoader(
             _ImageFiles([paths[i] for i in todo], encoder.spec.image_size), batch_size=batch_size, num_workers=workers
         )
@@ -156,12 +158,16 @@ def caption_set_features(
     workers: int = 2,
     device: str = "cpu",
     progress: bool = False,
+    extract: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
-    """Features (N, P, D) of every image of a caption file, in its order, with a progress bar when asked."""
+    """Features (N, P, D) of every image of a caption file, in its order, with a progress bar when asked;
+    ``extract`` as ``encode_images`` takes it."""
     from tqdm import tqdm
 
     paths = [im.path for im in captions.images]
     with tqdm(
         total=len(paths), desc=f"features {captions.source.name}", unit="img", disable=not progress, leave=False
     ) as bar:
-        return encode_images(paths, encoder, cache, workers=workers, device=device, progress=bar.update)
+        return encode_images(
+            paths, encoder, cache, workers=workers, device=device, progress=bar.update, extract=extract
+        )

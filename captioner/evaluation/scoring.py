@@ -132,7 +132,7 @@ def _score_weights(config: ScoreConfig) -> dict:
         cache = FeatureCache(config.cache_dir or default_cache_dir(), encoder.spec.name, encoder.spec.image_size, tag)
         features = caption_set_features(refs, encoder, cache, progress=config.progress)
     else:  # never the float32 cache: this precision's own encoder on every photo
-        features = precision_features(captioner, [im.path for im in refs.images], config.progress)
+        features = caption_set_features(refs, encoder, None, progress=config.progress, extract=captioner.features)
     caps = [d.captions for d in describer.describe(features, options)]
     hyps = [c[0].text if c else "" for c in caps]
     if config.save_predictions is not None:
@@ -145,18 +145,3 @@ def _score_weights(config: ScoreConfig) -> dict:
         f"guidance {'on' if config.guidance else 'off'}, precision {precision.name}, model {config.weights}"
     )
     return evaluate_captions(refs.images, hyps, summary, config.coco, config.html)
-
-
-def precision_features(captioner, paths: list[Path], progress: bool = False):
-    """(N, P, D) features of ``paths`` from the captioner's own encoder (an int8 one), 32 photos at a time."""
-    import torch
-    from tqdm import tqdm
-
-    from captioner.data.images import read_tensor
-
-    out = []
-    with tqdm(total=len(paths), desc="features", unit="img", disable=not progress, leave=False) as bar:
-        for i in range(0, len(paths), 32):
-            out.append(captioner.features(torch.stack([read_tensor(p, captioner.size) for p in paths[i : i + 32]])))
-            bar.update(len(out[-1]))
-    return torch.cat(out)

@@ -33,7 +33,7 @@ class LabelClass:
         """The noun and its synonyms: any of them in a caption names this class."""
         return (self.noun, *self.synonyms)
 
-    @property
+    @functools.cached_property
     def noun_path(self) -> tuple[str, ...]:
         """The category path down to the noun (without the finer display name): ("animal", "mammal", "cat")."""
         lowered = [p.lower() for p in self.path]

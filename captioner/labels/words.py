@@ -75,9 +75,10 @@ def _candidates(cls: LabelClass, table: tuple[LabelClass, ...]) -> list[str]:
 WELL_KNOWN = 1500  # vocabulary ids below this are words seen often enough in training to stand in for others
 
 
-def _nearest_known(noun: str, vocab: Vocabulary, vectors: torch.Tensor, kinds: tuple[str, ...]) -> str | None:
+def _nearest_known(noun: str, vocab: Vocabulary, unit: torch.Tensor, kinds: tuple[str, ...]) -> str | None:
     """The known label noun of the same top category (animal, vehicle, food ...) whose classes the ImageNet head sees
-    as most like ``noun``'s: the cosine between the mean head rows (``vectors``, (C, D)) of the two nouns' classes.
+    as most like ``noun``'s: the cosine between the mean head rows (``unit``, (C, D), each row of unit length) of the
+    two nouns' classes.
     Only words among the vocabulary's ``WELL_KNOWN`` most frequent qualify: their rows are well trained."""
     table = label_table()
     top = next(c.path[0] for c in table if c.noun == noun)
@@ -89,7 +90,6 @@ def _nearest_known(noun: str, vocab: Vocabulary, vectors: torch.Tensor, kinds: t
     if noun not in rows or len(rows) < 2:
         return None
     names = [w for w in rows if w != noun]
-    unit = torch.nn.functional.normalize(vectors.float(), dim=1)  # (C, D)
     means = torch.stack([torch.nn.functional.normalize(unit[rows[w]].mean(0), dim=0) for w in names])  # (W, D)
     target = torch.nn.functional.normalize(unit[rows[noun]].mean(0), dim=0)  # (D,)
     return names[int((means @ target).argmax())]
@@ -107,21 +107,21 @@ def novel_nouns(
     Nouns without any known stand-in are left out.
     """
     table = label_table()
+    unit = torch.nn.functional.normalize(vectors.float(), dim=1) if vectors is not None else None  # (C, D)
     out: dict[str, str] = {}
     for cls in table:
         noun = cls.noun
         if cls.kind not in kinds or noun in vocab.index or noun in out or " " in noun or "-" in noun:
             continue
-        known = [w for w in dict.fromkeys(_candidates(cls, table)) if w in vocab.index]
-        nearest = _nearest_known(noun, vocab, vectors, kinds) if vectors is not None else None
         if cls.proxy and cls.proxy in vocab.index and vocab.index[cls.proxy] < WELL_KNOWN:
             proxy = cls.proxy
-        elif nearest is not None:
-            proxy = nearest
-        elif known:
-            proxy = min(known, key=lambda w: vocab.index[w])
         else:
-            continue
+            proxy = _nearest_known(noun, vocab, unit, kinds) if unit is not None else None
+        if proxy is None:
+            known = [w for w in dict.fromkeys(_candidates(cls, table)) if w in vocab.index]
+            if not known:
+                continue
+            proxy = min(known, key=lambda w: vocab.index[w])
         out[noun] = proxy
         many, proxies = plural(noun), plural(proxy)
         if many not in vocab.index and proxies in vocab.index:
