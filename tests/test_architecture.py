@@ -14,7 +14,7 @@ ALLOWED = {
     "labels": {"model"},
     "data": {"model"},
     "evaluation": {"model", "data", "photos", "labels"},
-    "training": {"model", "data", "evaluation"},
+    "training": {"model", "data", "evaluation", "labels"},
     "photos": {"model", "data", "labels"},
     "cli": {"model", "data", "evaluation", "training", "photos", "labels"},
 }

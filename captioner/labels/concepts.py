@@ -9,7 +9,7 @@ Legend: N images, C classes (1000).
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -78,3 +78,23 @@ def concepts(probs: torch.Tensor, floor: float = 0.01) -> list[Concept]:
         broader = tuple(p for p in top.noun_path[1:-1] if p in _label_nouns())
         out.append(Concept(noun, sum(p for p, _ in members), top.noun_path, top.kind, words, top, broader))
     return sorted(out, key=lambda c: -c.probability)
+
+
+def joined(found: list[Concept], extra: list[Concept], sure: float = 0.5) -> list[Concept]:
+    """``found`` (ImageNet's concepts) joined by concepts from another view of the photo: a noun both name keeps
+    ImageNet's classes and takes the higher probability; most probable first.
+
+    Where ImageNet is at least ``sure`` of an object, a noun it rules out stays out whatever the other view says:
+    ImageNet knows a cat from a dog on any photo, a view fitted to a few thousand captioned photos may not.
+    """
+    by_noun = {c.noun: c for c in found}
+    objects = [c for c in found if c.kind == "object"]
+    trusted = bool(objects) and objects[0].probability >= sure
+    for c in extra:
+        mine = by_noun.get(c.noun)
+        if mine is None:
+            if not trusted:
+                by_noun[c.noun] = c
+        elif c.probability > mine.probability and (mine.probability >= RULED_OUT or not trusted):
+            by_noun[c.noun] = replace(mine, probability=c.probability)
+    return sorted(by_noun.values(), key=lambda c: -c.probability)

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from captioner.labels.concepts import Concept, Label, concepts, top_labels
+from captioner.labels.concepts import Concept, Label, concepts, joined, top_labels
 from captioner.labels.confidence import ConfidenceModel, confidence, contradiction, label_precision
 from captioner.labels.guide import DEFAULT_GUIDE, GuideOptions, build_guidance
+from captioner.labels.noun_head import NounHead, noun_concept
 from captioner.labels.words import forms, noun_phrase, with_novel_nouns
 from captioner.model.beam import Hypothesis
 from captioner.model.caption_model import CaptionModel
@@ -79,6 +80,7 @@ class Describer:
             self.model.decoder = build_model(ckpt, with_encoder=False).decoder
         self.vocab: Vocabulary = ckpt.vocab
         self.confidence_model = ConfidenceModel.from_meta(ckpt.meta.get("confidence"))
+        self.noun_head: NounHead | None = NounHead.from_meta(ckpt.meta.get("noun_head"))
 
     @torch.inference_mode()
     def class_probabilities(self, features: torch.Tensor) -> torch.Tensor:
@@ -100,6 +102,16 @@ class Describer:
             out.append(logits.softmax(-1).max(1).values)
         return torch.cat(out)
 
+    def head_concepts(self, features: torch.Tensor, floor: float = 0.01) -> list[list[Concept]]:
+        """Per photo, the noun head's concepts at least ``floor`` probable (none without a head)."""
+        if self.noun_head is None:
+            return [[] for _ in range(len(features))]
+        q = self.noun_head.probabilities(features).cpu()  # (N, M)
+        nouns = self.noun_head.nouns
+        return [
+            [noun_concept(nouns[j], float(row[j])) for j in torch.nonzero(row >= floor).flatten().tolist()] for row in q
+        ]
+
     def describe(
         self, features: torch.Tensor, options: DecodeOptions, return_attention: bool = False
     ) -> list[Description]:
@@ -111,7 +123,10 @@ class Describer:
             seen = probs
             if self.guide.window:  # small objects: the head on each window of the grid, the surest window per class
                 seen = torch.maximum(probs, self.window_probabilities(features, self.guide.window).cpu())
-            guidance = build_guidance(seen, self.vocab, self.guide, self.novel)
+            found = [concepts(p) for p in seen]
+            if self.noun_head is not None:
+                found = [joined(f, e) for f, e in zip(found, self.head_concepts(features))]
+            guidance = build_guidance(found, self.vocab, self.guide, self.novel)
         wide = DecodeOptions(**{**options.__dict__, "n_best": max(options.n_best, min(2, options.beam_size))})
         captions = decode(self.model.decoder, features, self.vocab, wide, return_attention, guidance)
         out = []

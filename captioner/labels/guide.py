@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from captioner.labels.concepts import RULED_OUT, Concept, concepts
+from captioner.labels.concepts import RULED_OUT, Concept
 from captioner.labels.words import forms, visual_nouns
 from captioner.model.decode import Guidance
 from captioner.model.vocab import Vocabulary
@@ -46,14 +46,15 @@ def guiding_concepts(image_concepts: list[Concept], options: GuideOptions) -> li
 
 
 def build_guidance(
-    probs: torch.Tensor, vocab: Vocabulary, options: GuideOptions, novel: dict[str, str] | None = None
+    photo_concepts: list[list[Concept]], vocab: Vocabulary, options: GuideOptions, novel: dict[str, str] | None = None
 ) -> Guidance:
-    """Constraints, bonuses and word bans for N photos from their (N, C) class probabilities.
+    """Constraints, bonuses and word bans for N photos from the concepts each shows (``labels.concepts``), most
+    probable first.
 
     ``novel`` maps the model's added nouns to their stand-ins (see ``captioner.labels.words``).
     """
     novel = novel or {}
-    N, V, K = probs.size(0), len(vocab), max(options.max_constraints, 1)
+    N, V, K = len(photo_concepts), len(vocab), max(options.max_constraints, 1)
     bits = torch.zeros(N, V, dtype=torch.long)
     bonus = torch.zeros(N, K)
     bias = torch.zeros(N, V)
@@ -61,8 +62,7 @@ def build_guidance(
     if novel_ids:
         bias[:, novel_ids] = -torch.inf  # never said unless the photo's classifier names them
     visual = [(w, vocab.index[w]) for w in visual_nouns() if w in vocab.index]
-    for n in range(N):
-        found = concepts(probs[n])
+    for n, found in enumerate(photo_concepts):
         sure = {w for c in found if c.probability >= options.threshold for w in forms(c.words)}
         if options.veto and guiding_concepts(found, options):  # sure of an object: do not name ones it rules out
             seen = {w for c in found if c.probability >= RULED_OUT for w in forms(c.agreeing)}

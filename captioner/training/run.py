@@ -7,10 +7,14 @@ import signal
 import time
 from collections.abc import Callable
 
+import torch
+
 from captioner.data.features import FeatureCache, default_cache_dir
 from captioner.errors import CaptionerError, ExitCode
+from captioner.labels.noun_head import MIN_IMAGES, NounHead, fit_noun_head
 from captioner.model.checkpoint import Checkpoint, read_checkpoint
 from captioner.model.encoder import build_encoder, encoder_spec
+from captioner.training.batches import Split
 from captioner.training.checkpoints import resume_path
 from captioner.training.config import TrainConfig
 from captioner.training.datasets import load_split, read_sets
@@ -71,6 +75,9 @@ def run_training(config: TrainConfig, log: Callable[[str], None] = print) -> Exi
         del encoder
         min_freq = config.recipe.min_word_freq
         meta = {"dataset": sets.about, "decode": {"beam_size": config.recipe.decode.beam_size, "length_penalty": 0.0}}
+        head = noun_head_for(train_split, config, say)
+        if head is not None:
+            meta["noun_head"] = head.to_meta()
         if init is not None:
             init, added = extend_for_training(init, train_split, min_freq, say, str(config.init))
             vocab, model_config = init.vocab, init.config
@@ -99,6 +106,22 @@ def run_training(config: TrainConfig, log: Callable[[str], None] = print) -> Exi
         return code
     finally:
         shutdown(world)
+
+
+def noun_head_for(split: Split, config: TrainConfig, say: Callable[[str], None]) -> NounHead | None:
+    """The noun head fitted to the training photos' captions (``labels.noun_head``); none when the encoder is
+    fine-tuned (its features move away from the ones the head would learn) or no label noun is named often enough."""
+    if config.recipe.fine_tune_encoder_from_epoch is not None:
+        say("noun head: not fitted (the encoder is fine-tuned)")
+        return None
+    t0 = time.perf_counter()
+    pooled = split.features.mean(1, dtype=torch.float32)  # (N, D)
+    head = fit_noun_head(pooled, split.captions, fitted_on=str(config.data.train_captions))
+    if head is None:
+        say(f"noun head: not fitted (no label noun is named in the captions of {MIN_IMAGES} photos)")
+    else:
+        say(f"noun head: {len(head.nouns)} nouns in {time.perf_counter() - t0:.0f}s")
+    return head
 
 
 def _train_with_signals(data: TrainData, model_config, config: TrainConfig, session: Session, init_state) -> ExitCode:

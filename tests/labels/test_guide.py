@@ -62,7 +62,7 @@ def test_guidance_constrains_confident_objects_and_swaps_stand_ins(shipped):
     probs = torch.zeros(2, 1000)
     probs[0, 340] = 0.9  # zebra
     probs[1, 207] = 0.6  # golden retriever
-    g = build_guidance(probs, ext_vocab, GuideOptions(threshold=0.5, bonus=1.0, veto=0.0), novel)
+    g = build_guidance([concepts(p) for p in probs], ext_vocab, GuideOptions(threshold=0.5, bonus=1.0, veto=0.0), novel)
     ids = ext_vocab.index
     assert g.constraints[0, ids["zebra"]] == 1 and g.constraints[0, ids["zebras"]] == 1
     assert g.bias[0, ids["zebra"]] == 0 and g.bias[0, ids["horse"]] == -torch.inf  # zebra takes horse's place
@@ -106,7 +106,7 @@ def test_veto_lowers_objects_the_classifier_rules_out(shipped):
     d = Describer(shipped)
     probs = torch.zeros(1, 1000)
     probs[0, 285] = 0.95  # Egyptian Mau
-    g = build_guidance(probs, d.vocab, d.guide, d.novel)
+    g = build_guidance([concepts(p) for p in probs], d.vocab, d.guide, d.novel)
     ids = d.vocab.index
     assert g.bias[0, ids["dog"]] == -d.guide.veto and g.bias[0, ids["horse"]] == -d.guide.veto
     assert g.bias[0, ids["cat"]] == 0 and g.bias[0, ids["man"]] == 0  # what it sees, and what it cannot see
