@@ -83,3 +83,18 @@ def test_a_noun_imagenet_rules_out_stays_out_where_it_is_sure_of_another_object(
     assert [c.noun for c in found] == ["cat"]
     probs[285] = 0.3  # unsure: the other view may add what it sees
     assert [c.noun for c in joined(concepts(probs), [noun_concept("dog", 0.8)])] == ["dog", "cat"]
+
+
+def test_a_training_run_fits_a_head_unless_the_encoder_is_fine_tuned(tmp_path):
+    from captioner.training.batches import Split
+    from captioner.training.config import DataConfig, Recipe, TrainConfig
+    from captioner.training.run import noun_head_for
+
+    x, captions, *_ = _photos(dim=32)
+    split = Split(x[:, None].half().expand(-1, 4, -1), captions, [f"{i}.jpg" for i in range(len(x))])  # (N, 4, D)
+    config = TrainConfig(DataConfig(tmp_path / "captions.json"), tmp_path / "model.pt")
+    said = []
+    head = noun_head_for(split, config, said.append)
+    assert set(head.nouns) == {"bicycle", "ball"} and said[0].startswith("noun head: 2 nouns")
+    tuned = TrainConfig(DataConfig(tmp_path / "c.json"), tmp_path / "m.pt", Recipe(fine_tune_encoder_from_epoch=2))
+    assert noun_head_for(split, tuned, said.append) is None and "fine-tuned" in said[-1]
