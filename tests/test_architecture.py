@@ -16,7 +16,9 @@ ALLOWED = {
     "evaluation": {"model", "data", "photos", "labels"},
     "training": {"model", "data", "evaluation", "labels"},
     "photos": {"model", "data", "labels"},
-    "cli": {"model", "data", "evaluation", "training", "photos", "labels"},
+    "serve": {"model", "data", "photos", "labels"},
+    "ray": {"model", "data", "photos", "labels"},
+    "cli": {"model", "data", "evaluation", "training", "photos", "labels", "serve", "ray"},
 }
 
 

@@ -249,7 +249,7 @@ def beam_search(
         if t == L - 1:
             done = torch.ones_like(done)
         if done.any():
-            live = (live_logp, live_seqs, live_att, lp[t + 1]) if t == L - 1 else None
+            live = (live_logp, live_seqs, live_att, float(lp[t + 1])) if t == L - 1 else None  # scores are floats
             for j in done.nonzero().flatten().tolist():
                 results[int(images[j])] = fin.collect(j, n_best, live)
             keep_img = (~done).nonzero().flatten()
